@@ -1,0 +1,3 @@
+"""ocac: close stale contact-center conversations automatically."""
+
+__version__ = "0.1.0"

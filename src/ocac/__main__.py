@@ -1,0 +1,5 @@
+"""`python -m ocac`."""
+
+from ocac.cli import main
+
+main()

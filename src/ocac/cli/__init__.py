@@ -1,0 +1,144 @@
+"""The `ocac` command: root options, the sub-apps, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from ocac import __version__, paths
+from ocac.cli import config as config_cli
+from ocac.cli import conversations as conversations_cli
+from ocac.cli import history as history_cli
+from ocac.cli import records as records_cli
+from ocac.cli import status as status_cli
+from ocac.cli import sweep as sweep_cli
+from ocac.cli import workstream as workstream_cli
+from ocac.cli.common import Settings
+from ocac.errors import ExitCode, OcacError
+
+EXIT_CODES = (
+    "Exit codes: 0 success (whether or not anything moved); 1 unexpected error; "
+    "2 bad input (option, duration, name, store or config file); 3 a lock could not be had "
+    "within --lock-timeout; 4 a file could not be read or written; 5 the notify command failed "
+    "after a committed sweep."
+)
+
+
+class OcacGroup(TyperGroup):
+    """Turns ocac's errors into one line on stderr and a fixed exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except OcacError as error:
+            _fail(ctx, str(error), error.exit_code)
+        except BrokenPipeError:
+            sys.stderr.close()
+            ctx.exit(ExitCode.OK)
+        except OSError as error:
+            name = f" {error.filename}" if error.filename else ""
+            _fail(ctx, f"cannot access{name}: {error.strerror or error}", ExitCode.IO)
+        except Exception as error:
+            if _is_cli_signal(error) or os.environ.get(paths.ENV_DEBUG):
+                raise
+            message = (
+                f"unexpected error: {type(error).__name__}: {error} (set {paths.ENV_DEBUG}=1 for details)"
+            )
+            _fail(ctx, message, ExitCode.UNEXPECTED)
+
+
+def _is_cli_signal(error: Exception) -> bool:
+    """Usage errors, exits and aborts belong to the command-line framework, which reports them."""
+    return type(error).__module__.split(".")[0] in ("click", "typer")
+
+
+def _fail(ctx: typer.Context, message: str, code: int) -> None:
+    from ocac import render
+
+    render.message(f"ocac: error: {message}")
+    ctx.exit(code)
+
+
+app = typer.Typer(
+    cls=OcacGroup,
+    name="ocac",
+    help="Close stale contact-center conversations automatically.\n\n" + EXIT_CODES,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Example: ocac --store conversations.json sweep run --dry-run",
+)
+app.add_typer(config_cli.app, name="config")
+app.add_typer(workstream_cli.app, name="workstream")
+app.add_typer(conversations_cli.app, name="conversations")
+app.add_typer(records_cli.app, name="records")
+app.add_typer(sweep_cli.app, name="sweep")
+history_cli.register(app)
+status_cli.register(app)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ocac {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        envvar=paths.ENV_CONFIG,
+        metavar="PATH",
+        show_default=False,
+        help=f"Configuration file (TOML). [env: {paths.ENV_CONFIG}; default: the user config "
+        "folder's ocac/config.toml]",
+    ),
+    store: Path | None = typer.Option(
+        None,
+        "--store",
+        envvar=paths.ENV_STORE,
+        metavar="PATH",
+        show_default=False,
+        help=f"Conversation store (.json, or .toml). [env: {paths.ENV_STORE}; default: the user "
+        "data folder's ocac/conversations.json]",
+    ),
+    lock_timeout: float = typer.Option(
+        paths.DEFAULT_LOCK_TIMEOUT,
+        "--lock-timeout",
+        envvar=paths.ENV_LOCK_TIMEOUT,
+        metavar="SECONDS",
+        min=0,
+        help="How long to wait for another ocac process to release a file's lock.",
+    ),
+    color: bool | None = typer.Option(
+        None,
+        "--color/--no-color",
+        show_default=False,
+        help="Force or disable colour. [default: colour on a terminal, unless NO_COLOR is set; "
+        "FORCE_COLOR forces it]",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Close stale contact-center conversations automatically."""
+    from ocac import render
+
+    render.set_color(color)
+    ctx.obj = Settings(
+        config_path=config or paths.default_config_path(),
+        store_path=store or paths.default_store_path(),
+        lock_timeout=lock_timeout,
+    )
+
+
+def main() -> None:
+    """The console script."""
+    app()

@@ -1,0 +1,139 @@
+"""`ocac sweep …`: the main job, once (`run`, for cron) or in a loop (`watch`, for people)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+from ocac.cli.common import JSON_HELP, NOW_HELP, load_config, resolve_now, settings
+
+if TYPE_CHECKING:
+    from ocac.sweep import SweepResult
+
+app = typer.Typer(help="Move the conversations that stayed too long in their state.", no_args_is_help=True)
+
+RUN_EPILOG = (
+    "Exit codes: 0 success (whether or not anything moved); 1 unexpected error; 2 bad input "
+    "(store, config or option); 3 the store's lock could not be had within --lock-timeout; "
+    "4 a file could not be read or written; 5 --notify-command failed (the sweep stands)."
+)
+
+
+@app.command("run", epilog=RUN_EPILOG)
+def run(
+    ctx: typer.Context,
+    now: str | None = typer.Option(None, "--now", help=NOW_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; write nothing."),
+    json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print nothing unless there is an error (for cron)."
+    ),
+    notify_command: str | None = typer.Option(
+        None,
+        "--notify-command",
+        metavar="CMD",
+        help="After a committed sweep that moved something, run CMD (no shell) with the transitions "
+        "as JSON on stdin.",
+    ),
+) -> None:
+    """Sweep once: move every conversation that is due at NOW.
+
+    Example: ocac sweep run --dry-run
+    """
+    from ocac.sweep import run_sweep
+
+    instant = resolve_now(now)
+    policy = load_config(ctx).policy
+    s = settings(ctx)
+    result = run_sweep(s.store_path, policy, instant, dry_run=dry_run, lock_timeout=s.lock_timeout)
+    if json:
+        from ocac import render
+
+        render.print_json(result.to_json())
+    elif not quiet:
+        print_result(result)
+    if notify_command and result.written:
+        notify(notify_command, result)
+
+
+def print_result(result: SweepResult, heading: str | None = None) -> None:
+    """The transitions table and a summary line."""
+    from ocac import render
+    from ocac.durations import format_idle, format_minutes
+    from ocac.instants import format_instant
+
+    when = format_instant(result.now)
+    prefix = "dry run: " if result.dry_run else ""
+    if not result.transitions:
+        render.show(heading or f"{prefix}nothing due at {when}")
+        return
+    table = render.table(
+        "id", "channel", "from → to", "idle", "threshold", "reason",
+        title=heading or f"{prefix}sweep at {when}",
+    )  # fmt: skip
+    for t in result.transitions:
+        table.add_row(
+            t.id, str(t.channel), f"{t.from_state} → {t.to_state}", format_idle(t.idle_minutes),
+            format_minutes(t.threshold_minutes), str(t.reason),
+        )  # fmt: skip
+    render.show(table)
+    render.show(summary_line(result))
+
+
+def summary_line(result: SweepResult) -> str:
+    """`moved 12 of 300: chat→closed 5, voice→wrap-up 2…`."""
+    verb = "would move" if result.dry_run else "moved"
+    parts = ", ".join(f"{ch}→{to} {n}" for (ch, to), n in sorted(result.summary().items()))
+    return f"{verb} {len(result.transitions)} of {result.considered} conversation(s): {parts}"
+
+
+def notify(command: str, result: SweepResult) -> None:
+    """Run the notify command with the transitions on stdin; a failure is reported, the sweep stands."""
+    import shlex
+    import subprocess
+
+    import msgspec
+
+    from ocac.errors import InvalidInput, NotifyFailed
+
+    try:
+        argv = shlex.split(command)
+    except ValueError as error:
+        raise InvalidInput(f"--notify-command: {error}") from None
+    if not argv:
+        raise InvalidInput("--notify-command is empty")
+    payload = msgspec.json.encode(result.to_json())
+    try:
+        completed = subprocess.run(argv, input=payload, capture_output=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise NotifyFailed(f"sweep committed, but --notify-command failed: {error}") from None
+    if completed.returncode != 0:
+        detail = completed.stderr.decode(errors="replace").strip().splitlines()
+        tail = f": {detail[-1]}" if detail else ""
+        raise NotifyFailed(f"sweep committed, but --notify-command exited with {completed.returncode}{tail}")
+
+
+@app.command("watch")
+def watch(
+    ctx: typer.Context,
+    interval: str = typer.Option(
+        "5m", "--interval", help="Time between sweeps (e.g. 5m; seconds such as 1s for demos)."
+    ),
+    iterations: int | None = typer.Option(None, "--iterations", min=1, help="Stop after this many sweeps."),
+    json: bool = typer.Option(False, "--json", help="Print each sweep as one JSON line instead of tables."),
+) -> None:
+    """Sweep now and then at every interval (aligned to the clock) until Ctrl-C.
+
+    Each sweep reloads the configuration, so a 'config set' elsewhere takes effect at the next one.
+    Example: ocac sweep watch --interval 5m
+    """
+    from ocac.cli.watch import Watcher
+    from ocac.durations import parse_seconds
+    from ocac.errors import InvalidInput
+
+    seconds = float(parse_seconds(interval))
+    if seconds <= 0:
+        raise InvalidInput(f"--interval must be more than zero, not '{interval}'")
+    watcher = Watcher(ctx, seconds, iterations, json)
+    watcher.loop()

@@ -1,0 +1,358 @@
+"""The channel-state configuration file: TOML holding rule overrides and workstreams.
+
+Reading uses the standard library's parser; editing goes through tomlkit so that the user's
+comments and layout survive, and always validates the whole document before it is written.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ocac import fsutil
+from ocac.durations import ACCEPTED, MAX_MINUTES, format_minutes, parse_minutes
+from ocac.errors import ConfigError, InvalidInput
+from ocac.model import RULE_STATES, Channel, State
+from ocac.policy import DEFAULT_RULES, Policy, Rule, Workstream, rule_is_configurable, workstream_problem
+
+if TYPE_CHECKING:
+    from tomlkit import TOMLDocument
+
+TOP_KEYS = ("rules", "workstreams")
+WORKSTREAM_KEYS = ("channel", "auto_close_after", "wrap_up_block")
+
+
+class _Invalid(Exception):
+    """A problem at a dotted key of the document, turned into a ConfigError by the caller."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+
+
+def _suggest(word: str, allowed: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(word, allowed, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{hint}allowed: {', '.join(allowed)}"
+
+
+def _table(value: object, key: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _Invalid(key, f"expected a table, found {type(value).__name__}")
+    return value
+
+
+def _duration(value: object, key: str) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise _Invalid(key, f'expected a duration string such as "2h" ({ACCEPTED})')
+    if isinstance(value, int):
+        if not 0 <= value <= MAX_MINUTES:
+            raise _Invalid(key, f"{value} minutes is out of range (0 to {MAX_MINUTES})")
+        return value
+    try:
+        return parse_minutes(value)
+    except InvalidInput as error:
+        raise _Invalid(key, str(error)) from None
+
+
+def _channel(name: str, key: str) -> Channel:
+    try:
+        return Channel(name)
+    except ValueError:
+        raise _Invalid(key, f"unknown channel '{name}': {_suggest(name, list(Channel))}") from None
+
+
+def policy_from_document(document: Mapping[str, Any]) -> Policy:
+    """Validate a parsed configuration and build the effective policy from it."""
+    for key in document:
+        if key not in TOP_KEYS:
+            raise _Invalid(key, f"unknown key: {_suggest(key, TOP_KEYS)}")
+    rules = dict(DEFAULT_RULES)
+    for channel_name, cells in _table(document.get("rules", {}), "rules").items():
+        channel = _channel(channel_name, f"rules.{channel_name}")
+        for state_name, value in _table(cells, f"rules.{channel_name}").items():
+            key = f"rules.{channel_name}.{state_name}"
+            state = _rule_state(channel, state_name, key)
+            default = DEFAULT_RULES[channel, state]
+            rules[channel, state] = Rule(
+                channel, state, _duration(value, key), default.target, source="config"
+            )
+    workstreams = {
+        name: _workstream(name, _table(body, f"workstreams.{name}"))
+        for name, body in _table(document.get("workstreams", {}), "workstreams").items()
+    }
+    return Policy(rules=rules, workstreams=workstreams)
+
+
+def _rule_state(channel: Channel, name: str, key: str) -> State:
+    names = [str(s) for s in RULE_STATES]
+    try:
+        state = State(name)
+    except ValueError:
+        raise _Invalid(key, f"unknown state '{name}': {_suggest(name, names)}") from None
+    problem = rule_is_configurable(channel, state)
+    if problem:
+        raise _Invalid(key, problem)
+    return state
+
+
+def _workstream(name: str, body: Mapping[str, Any]) -> Workstream:
+    prefix = f"workstreams.{name}"
+    for key in body:
+        if key not in WORKSTREAM_KEYS:
+            raise _Invalid(f"{prefix}.{key}", f"unknown key: {_suggest(key, WORKSTREAM_KEYS)}")
+    if "channel" not in body:
+        raise _Invalid(prefix, "missing 'channel'")
+    if not isinstance(body["channel"], str):
+        raise _Invalid(f"{prefix}.channel", "expected a channel name")
+    channel = _channel(body["channel"], f"{prefix}.channel")
+    auto_close = _optional_duration(body, "auto_close_after", prefix)
+    problem = workstream_problem(channel, auto_close)
+    if problem:
+        raise _Invalid(f"{prefix}.auto_close_after", problem)
+    block = _optional_duration(body, "wrap_up_block", prefix)
+    return Workstream(name, channel, auto_close, block)
+
+
+def _optional_duration(body: Mapping[str, Any], key: str, prefix: str) -> int | None:
+    return _duration(body[key], f"{prefix}.{key}") if key in body else None
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A configuration file as read: its path, whether it exists, and its policy."""
+
+    path: Path
+    exists: bool
+    policy: Policy
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"config {path} is not UTF-8 text (byte {error.start}): fix or remove the file"
+        ) from None
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Read and validate the configuration file; a missing file means the built-in defaults."""
+    import tomllib
+
+    data = fsutil.read_bytes(path, "config")
+    if data is None:
+        return LoadedConfig(path, False, Policy())
+    try:
+        document = tomllib.loads(_decode(path, data))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config {path} is not valid TOML ({error}): fix the file") from None
+    return LoadedConfig(path, True, _validated(path, document))
+
+
+def _validated(path: Path, document: Mapping[str, Any]) -> Policy:
+    try:
+        return policy_from_document(document)
+    except _Invalid as error:
+        raise ConfigError(f"config {path}: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"config {path}: nested too deeply") from None
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    """The policy before and after an edit, and whether the file was written."""
+
+    before: Policy
+    after: Policy
+    written: bool
+
+
+def _parse_for_edit(path: Path) -> TOMLDocument:
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    data = fsutil.read_bytes(path, "config")
+    if data is None:
+        return tomlkit.document()
+    try:
+        return tomlkit.parse(_decode(path, data))
+    except TOMLKitError as error:
+        raise ConfigError(
+            f"config {path} is not valid TOML ({error}): fix the file; it was not changed"
+        ) from None
+
+
+def edit_config(
+    path: Path,
+    mutate: Callable[[TOMLDocument], None],
+    *,
+    lock_timeout: float,
+    dry_run: bool = False,
+) -> ConfigChange:
+    """Apply `mutate` to the configuration document under its lock, validate, write atomically.
+
+    A file that does not parse or validate is never written. `dry_run` validates and returns
+    the would-be policy without writing.
+    """
+    import tomlkit
+
+    with fsutil.locked(path, lock_timeout, "config"):
+        document = _parse_for_edit(path)
+        original = tomlkit.dumps(document)
+        before = _validated(path, document.unwrap())
+        mutate(document)
+        updated = tomlkit.dumps(document)
+        after = _validated(path, document.unwrap())
+        changed = updated != original
+        if changed and not dry_run:
+            fsutil.write_atomic(path, updated.encode("utf-8"))
+    return ConfigChange(before, after, changed and not dry_run)
+
+
+def _rules_table(document: TOMLDocument) -> Any:
+    import tomlkit
+
+    if "rules" not in document:
+        document["rules"] = tomlkit.table(is_super_table=True)
+    return document["rules"]
+
+
+def set_rule(channel: Channel, state: State, minutes: int | None) -> Callable[[TOMLDocument], None]:
+    """A mutation that sets the (channel, state) override."""
+    _require_configurable(channel, state)
+
+    def mutate(document: TOMLDocument) -> None:
+        import tomlkit
+
+        rules = _rules_table(document)
+        if str(channel) not in rules:
+            rules[str(channel)] = tomlkit.table()
+        rules[str(channel)][str(state)] = format_minutes(minutes)
+
+    return mutate
+
+
+def unset_rule(channel: Channel, state: State) -> Callable[[TOMLDocument], None]:
+    """A mutation that drops the (channel, state) override, back to the default."""
+    _require_configurable(channel, state)
+
+    def mutate(document: TOMLDocument) -> None:
+        rules = document.get("rules")
+        if rules is None or str(channel) not in rules:
+            return
+        cells = rules[str(channel)]
+        cells.pop(str(state), None)
+        if not cells:
+            del rules[str(channel)]
+        if not rules:
+            del document["rules"]
+
+    return mutate
+
+
+def reset_rules(document: TOMLDocument) -> None:
+    """A mutation that drops every rule override (workstreams stay)."""
+    document.pop("rules", None)
+
+
+def _require_configurable(channel: Channel, state: State) -> None:
+    problem = rule_is_configurable(channel, state)
+    if problem:
+        from ocac.errors import Refused
+
+        raise Refused(f"cannot set a rule for {channel}/{state}: {problem}")
+
+
+def set_workstream(
+    name: str,
+    channel: Channel | None,
+    auto_close_after: int | None | str,
+    wrap_up_block: int | None | str,
+) -> Callable[[TOMLDocument], None]:
+    """A mutation that creates or updates a workstream.
+
+    `channel` None keeps the existing channel; a duration given as the string "keep" keeps
+    the current value; None removes the setting.
+    """
+    if not name.strip():
+        raise InvalidInput("workstream name is empty: give a name such as 'Contoso Chat'")
+    if channel is not None and isinstance(auto_close_after, int):
+        problem = workstream_problem(channel, auto_close_after)
+        if problem:
+            from ocac.errors import Refused
+
+            raise Refused(problem)
+
+    def mutate(document: TOMLDocument) -> None:
+        import tomlkit
+
+        if "workstreams" not in document:
+            document["workstreams"] = tomlkit.table(is_super_table=True)
+        streams = document["workstreams"]
+        if name not in streams:
+            if channel is None:
+                raise InvalidInput(f"workstream '{name}' does not exist: give --channel to create it")
+            streams[name] = tomlkit.table()
+        body = streams[name]
+        if channel is not None:
+            body["channel"] = str(channel)
+        for key, value in (("auto_close_after", auto_close_after), ("wrap_up_block", wrap_up_block)):
+            if value == "keep":
+                continue
+            if value is None:
+                body.pop(key, None)
+            else:
+                body[key] = format_minutes(int(value))
+
+    return mutate
+
+
+def remove_workstream(name: str) -> Callable[[TOMLDocument], None]:
+    """A mutation that removes a workstream."""
+
+    def mutate(document: TOMLDocument) -> None:
+        from ocac.errors import NotFound
+
+        streams = document.get("workstreams")
+        if streams is None or name not in streams:
+            raise NotFound(f"no workstream named '{name}': see 'ocac workstream list'")
+        del streams[name]
+        if not streams:
+            del document["workstreams"]
+
+    return mutate
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the channel-state matrix, as `config show` prints it."""
+
+    channel: Channel
+    state: State
+    minutes: int | None
+    target: State
+    source: str
+
+    def to_json(self) -> dict[str, object]:
+        """The row `config show --json` prints."""
+        return {
+            "channel": str(self.channel),
+            "state": str(self.state),
+            "minutes": self.minutes,
+            "duration": format_minutes(self.minutes),
+            "target": str(self.target),
+            "source": self.source,
+        }
+
+
+def matrix(policy: Policy) -> list[Cell]:
+    """Every channel × (open, active, wrap-up) cell of the effective policy."""
+    cells = []
+    for channel in Channel:
+        for state in RULE_STATES:
+            rule = policy.rules[channel, state]
+            cells.append(Cell(channel, state, rule.minutes, rule.target, rule.source))
+    return cells

@@ -1,0 +1,43 @@
+"""Instants: RFC 3339 timestamps with an offset, compared as instants and written in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ocac.errors import InvalidTime
+
+ACCEPTED = "use RFC 3339 with an offset, e.g. 2026-11-25T12:00:00Z or 2026-11-25T14:00:00+02:00"
+
+
+def parse_instant(text: str, what: str = "time") -> datetime:
+    """Parse an RFC 3339 timestamp; one without an offset is refused, since it is ambiguous."""
+    raw = text.strip()
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidTime(f"invalid {what} '{text}': {ACCEPTED}") from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidTime(f"{what} '{text}' has no offset: {ACCEPTED}")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidTime(f"{what} '{text}' is outside the years 1 to 9999 in UTC") from None
+
+
+def format_instant(value: datetime) -> str:
+    """RFC 3339 in UTC with `Z`, with fractions only when there are some."""
+    text = value.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z"
+
+
+def minutes_between(earlier: datetime, later: datetime) -> int:
+    """Whole minutes from `earlier` to `later`, rounded towards minus infinity."""
+    return (later - earlier) // timedelta(minutes=1)
+
+
+def shift(instant: datetime, minutes: int) -> datetime | None:
+    """`instant` moved by `minutes`, or `None` when that leaves the representable years."""
+    try:
+        return instant + timedelta(minutes=minutes)
+    except OverflowError:
+        return None

@@ -1,0 +1,131 @@
+"""Reading conversations from files to import: a JSON list, a store-shaped object, or CSV.
+
+All-or-nothing: the first bad row rejects the file, naming the row (or CSV line) and field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ocac.errors import ImportFileError, InvalidInput
+from ocac.instants import parse_instant
+from ocac.model import KNOWN_FIELDS, WAITING_CHANNELS, Conversation, State, parse_channel, parse_state
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One conversation to import, with the fields ocac does not know."""
+
+    conversation: Conversation
+    extra: Mapping[str, Any]
+
+
+def read_import(path: Path, data: bytes, file_format: str) -> list[Incoming]:
+    """Parse an import file; `file_format` is json, csv or auto (by extension and content)."""
+    if file_format == "auto":
+        file_format = "csv" if path.suffix.lower() == ".csv" else "json"
+    if file_format == "csv":
+        rows = _csv_rows(path, data)
+    else:
+        rows = _json_rows(path, data)
+    incoming = [_incoming(path, where, row) for where, row in rows]
+    _check_unique(path, incoming)
+    return incoming
+
+
+def _json_rows(path: Path, data: bytes) -> list[tuple[str, dict[str, Any]]]:
+    try:
+        document = msgspec.json.decode(data, type=list[dict[str, msgspec.Raw]] | dict[str, msgspec.Raw])
+        if isinstance(document, dict):
+            if "conversations" not in document:
+                raise ImportFileError(
+                    f"{path}: expected a list of conversations or an object with 'conversations'"
+                )
+            document = msgspec.json.decode(document["conversations"], type=list[dict[str, msgspec.Raw]])
+    except msgspec.ValidationError as error:
+        raise ImportFileError(f"{path}: {error}: expected a list of conversation objects") from None
+    except msgspec.DecodeError as error:
+        raise ImportFileError(f"{path} is not valid JSON ({error})") from None
+    except RecursionError:
+        raise ImportFileError(f"{path}: JSON nested too deeply") from None
+    return [(f"row {index + 1}", dict(row)) for index, row in enumerate(document)]
+
+
+def _csv_rows(path: Path, data: bytes) -> list[tuple[str, dict[str, Any]]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ImportFileError(f"{path} is not UTF-8 text (byte {error.start})") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames:
+        raise ImportFileError(
+            f"{path}: empty CSV; the first line must name the columns (id,channel,state,modified_on…)"
+        )
+    rows = []
+    try:
+        for row in reader:
+            if None in row:
+                raise ImportFileError(f"{path}: line {reader.line_num}: more values than columns")
+            rows.append((f"line {reader.line_num}", {k: v for k, v in row.items() if v not in ("", None)}))
+    except csv.Error as error:
+        raise ImportFileError(f"{path}: line {reader.line_num}: {error}") from None
+    return rows
+
+
+def _text(value: Any, where: str, field: str) -> str:
+    if isinstance(value, msgspec.Raw):
+        try:
+            value = msgspec.json.decode(value)
+        except msgspec.DecodeError:  # pragma: no cover - Raw slices are valid JSON
+            value = None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{where}: {field}: expected a string")
+    return value
+
+
+def _incoming(path: Path, where: str, row: dict[str, Any]) -> Incoming:
+    try:
+        for required in ("id", "channel", "modified_on"):
+            if required not in row:
+                raise InvalidInput(f"{where}: missing '{required}'")
+        fields: dict[str, Any] = {
+            "id": _text(row["id"], where, "id"),
+            "channel": parse_channel(_text(row["channel"], where, "channel")),
+            "state": parse_state(_text(row.get("state", msgspec.Raw(b'"open"')), where, "state")),
+            "modified_on": parse_instant(_text(row["modified_on"], where, "modified_on"), "modified_on"),
+        }
+        for name in ("workstream", "record_id"):
+            if name in row:
+                fields[name] = _text(row[name], where, name)
+        if "created_on" in row:
+            fields["created_on"] = parse_instant(_text(row["created_on"], where, "created_on"), "created_on")
+    except InvalidInput as error:
+        message = str(error)
+        prefix = "" if message.startswith(where) else f"{where}: "
+        raise ImportFileError(f"{path}: {prefix}{message}") from None
+    conversation = Conversation(**fields)
+    if not conversation.id:
+        raise ImportFileError(f"{path}: {where}: id: must not be empty")
+    if conversation.state is State.WAITING and conversation.channel not in WAITING_CHANNELS:
+        raise ImportFileError(
+            f"{path}: {where}: state: {conversation.channel} conversations cannot be waiting"
+        )
+    extra = {k: v for k, v in row.items() if k not in KNOWN_FIELDS}
+    return Incoming(conversation, extra)
+
+
+def _check_unique(path: Path, incoming: list[Incoming]) -> None:
+    seen: set[str] = set()
+    for index, item in enumerate(incoming):
+        if item.conversation.id in seen:
+            raise ImportFileError(
+                f"{path}: row {index + 1}: duplicate id '{item.conversation.id}' in the file"
+            )
+        seen.add(item.conversation.id)

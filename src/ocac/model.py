@@ -1,0 +1,107 @@
+"""Channels, states, the conversation record and the manual state model."""
+
+from __future__ import annotations
+
+import difflib
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, TypeVar
+
+import msgspec
+
+from ocac.errors import InvalidName
+
+
+class Channel(StrEnum):
+    """A contact channel; the value is the canonical spelling."""
+
+    CHAT = "chat"
+    VOICE = "voice"
+    SMS = "sms"
+    TEAMS = "teams"
+    PERSISTENT_CHAT = "persistent-chat"
+    SOCIAL = "social"
+    CASE = "case"
+
+
+class State(StrEnum):
+    """A conversation state; `closed` is final."""
+
+    OPEN = "open"
+    ACTIVE = "active"
+    WAITING = "waiting"
+    WRAP_UP = "wrap-up"
+    CLOSED = "closed"
+
+
+class Reason(StrEnum):
+    """Why the sweep moved a conversation, in the names admins know from the service."""
+
+    AUTO_CLOSED_BY_SYSTEM = "AutoClosedBySystem"
+    AUTO_CLOSED_FROM_WAITING = "AutoClosedFromWaitingState"
+    RECORD_DELETED = "RecordDeleted"
+
+
+WAITING_CHANNELS = frozenset({Channel.PERSISTENT_CHAT, Channel.SMS, Channel.SOCIAL, Channel.TEAMS})
+"""Channels whose conversations can wait (and whose workstreams can auto-close them)."""
+
+RULE_STATES = (State.OPEN, State.ACTIVE, State.WRAP_UP)
+"""States that the channel-state configuration has rules for."""
+
+MANUAL_TRANSITIONS: dict[State, tuple[State, ...]] = {
+    State.OPEN: (State.ACTIVE, State.CLOSED),
+    State.ACTIVE: (State.WRAP_UP, State.OPEN, State.WAITING, State.CLOSED),
+    State.WAITING: (State.ACTIVE, State.OPEN, State.CLOSED),
+    State.WRAP_UP: (State.CLOSED,),
+    State.CLOSED: (),
+}
+"""The conversation state model: which states a manual change may go to."""
+
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class Conversation(msgspec.Struct, omit_defaults=True, gc=False):
+    """The fields of a stored conversation that ocac understands."""
+
+    id: str
+    channel: Channel
+    state: State
+    modified_on: AwareDatetime
+    workstream: str | None = None
+    record_id: str | None = None
+    created_on: AwareDatetime | None = None
+
+
+KNOWN_FIELDS = Conversation.__struct_fields__
+
+_E = TypeVar("_E", Channel, State)
+
+
+def _normalise(text: str) -> str:
+    return "-".join(text.strip().lower().replace("_", " ").replace("-", " ").split())
+
+
+def _parse_name(text: str, kind: type[_E], what: str) -> _E:
+    key = _normalise(text)
+    for member in kind:
+        if member.value == key or _normalise(member.value).replace("-", "") == key.replace("-", ""):
+            return member
+    choices = [m.value for m in kind]
+    close = difflib.get_close_matches(key, choices, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise InvalidName(f"unknown {what} '{text}': {hint}use one of {', '.join(choices)}")
+
+
+def parse_channel(text: str) -> Channel:
+    """Parse a channel name, forgiving case and `_`, `-` or space separators."""
+    return _parse_name(text, Channel, "channel")
+
+
+def parse_state(text: str) -> State:
+    """Parse a state name, forgiving case and `_`, `-` or space separators."""
+    return _parse_name(text, State, "state")
+
+
+def can_wait(channel: Channel) -> bool:
+    """Whether conversations on `channel` can be in the waiting state."""
+    return channel in WAITING_CHANNELS

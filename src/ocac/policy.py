@@ -1,0 +1,287 @@
+"""The auto-close policy: rules, defaults, and what is due at an instant. Pure: no I/O, no clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import msgspec
+
+from ocac.instants import minutes_between, shift
+from ocac.model import RULE_STATES, WAITING_CHANNELS, Channel, Conversation, Reason, State
+
+DAY = 1440
+
+
+@dataclass(frozen=True)
+class Rule:
+    """After `minutes` in `state` (None: never), a `channel` conversation moves to `target`."""
+
+    channel: Channel
+    state: State
+    minutes: int | None
+    target: State
+    source: str = "default"
+
+    @property
+    def name(self) -> str:
+        """How history and explanations name the rule, e.g. `voice/active`."""
+        return f"{self.channel}/{self.state}"
+
+
+def _defaults() -> dict[tuple[Channel, State], Rule]:
+    closed = State.CLOSED
+    table: dict[Channel, tuple[int | None, int | None, int | None]] = {
+        Channel.CHAT: (20, None, 15),
+        Channel.VOICE: (30 * DAY, 120, DAY),
+        Channel.SMS: (30 * DAY, 30 * DAY, DAY),
+        Channel.TEAMS: (30 * DAY, 30 * DAY, DAY),
+        Channel.SOCIAL: (30 * DAY, 30 * DAY, DAY),
+        Channel.PERSISTENT_CHAT: (30 * DAY, None, DAY),
+        Channel.CASE: (None, None, None),
+    }
+    rules = {}
+    for channel, minutes in table.items():
+        for state, value in zip(RULE_STATES, minutes, strict=True):
+            target = State.WRAP_UP if (channel, state) == (Channel.VOICE, State.ACTIVE) else closed
+            rules[channel, state] = Rule(channel, state, value, target)
+    return rules
+
+
+DEFAULT_RULES: Mapping[tuple[Channel, State], Rule] = _defaults()
+"""The built-in channel-state table."""
+
+
+def rule_is_configurable(channel: Channel, state: State) -> str | None:
+    """Why (channel, state) cannot have a rule, or None when it can."""
+    if state is State.CLOSED:
+        return "closed is final: closed conversations are never moved"
+    if state is State.WAITING:
+        return (
+            "waiting conversations close after their workstream's inactivity time: "
+            "use 'ocac workstream set NAME --channel CH --auto-close-after DURATION'"
+        )
+    if channel is Channel.CASE:
+        return (
+            "case conversations close when their linked record is deleted: "
+            "use 'ocac records delete RECORD_ID'"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Workstream:
+    """A named workstream: its waiting auto-close time and its optional wrap-up block time."""
+
+    name: str
+    channel: Channel
+    auto_close_after: int | None = None
+    wrap_up_block: int | None = None
+
+
+def workstream_problem(channel: Channel, auto_close_after: int | None) -> str | None:
+    """Why a workstream setting is not allowed on `channel`, or None."""
+    if auto_close_after is not None and channel not in WAITING_CHANNELS:
+        allowed = ", ".join(sorted(WAITING_CHANNELS))
+        return (
+            f"'auto close after inactivity' exists only for {allowed} workstreams, "
+            f"not for {channel}: {channel} conversations never wait"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The effective configuration: the full rule matrix plus workstreams."""
+
+    rules: Mapping[tuple[Channel, State], Rule] = field(default_factory=lambda: DEFAULT_RULES)
+    workstreams: Mapping[str, Workstream] = field(default_factory=dict)
+
+    def rule(self, channel: Channel, state: State) -> Rule | None:
+        """The rule for (channel, state), or None where the table has no cell."""
+        return self.rules.get((channel, state))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the policy says of one conversation: what applies, and when it becomes due."""
+
+    applies: str
+    """The rule, workstream setting or record that decides, in words."""
+    rule: str | None
+    threshold_minutes: int | None
+    target: State | None
+    reason: Reason | None
+    due_at: datetime | None
+    """The instant after which the conversation is eligible; None when it never is."""
+    never_because: str | None = None
+
+    def is_due(self, now: datetime) -> bool:
+        """Eligible at `now`: idle strictly more than the threshold."""
+        return self.due_at is not None and self.due_at < now
+
+
+def _never(applies: str, because: str, rule: str | None = None) -> Verdict:
+    return Verdict(applies, rule, None, None, None, None, never_because=because)
+
+
+def explain(
+    conversation: Conversation,
+    policy: Policy,
+    deleted_records: frozenset[str] | set[str] = frozenset(),
+) -> Verdict:
+    """Which rule or setting applies to `conversation`, its threshold, target and due instant."""
+    channel, state = conversation.channel, conversation.state
+    if state is State.CLOSED:
+        return _never("closed is final", "the conversation is closed")
+    if channel is Channel.CASE and state in (State.OPEN, State.ACTIVE):
+        return _explain_case(conversation, deleted_records)
+    if state is State.WAITING:
+        return _explain_waiting(conversation, policy)
+    rule = policy.rule(channel, state)
+    if rule is None:
+        return _never(f"no rule for {channel}/{state}", f"{channel} has no {state} rule")
+    applies = f"rule {rule.name} ({rule.source})"
+    threshold = rule.minutes
+    if threshold is not None and state is State.WRAP_UP:
+        block = _wrap_up_block(conversation, policy)
+        if block is not None and block > threshold:
+            applies = f"workstream '{conversation.workstream}' wrap-up block (longer than {applies})"
+            threshold = block
+    if threshold is None:
+        return _never(applies, f"rule {rule.name} is set to never", rule.name)
+    reason = Reason.AUTO_CLOSED_BY_SYSTEM
+    return Verdict(
+        applies, rule.name, threshold, rule.target, reason,
+        shift(conversation.modified_on, threshold),
+    )  # fmt: skip
+
+
+def _wrap_up_block(conversation: Conversation, policy: Policy) -> int | None:
+    stream = policy.workstreams.get(conversation.workstream or "")
+    return stream.wrap_up_block if stream else None
+
+
+def _explain_case(conversation: Conversation, deleted_records: Iterable[str]) -> Verdict:
+    record = conversation.record_id
+    if record is not None and record in deleted_records:
+        return Verdict(
+            f"linked record '{record}' was deleted", "case/record-deleted", 0,
+            State.CLOSED, Reason.RECORD_DELETED, conversation.modified_on,
+        )  # fmt: skip
+    because = (
+        f"it closes when its linked record '{record}' is deleted" if record else "it has no linked record"
+    )
+    return _never("case conversations close with their record", because)
+
+
+def _explain_waiting(conversation: Conversation, policy: Policy) -> Verdict:
+    name = conversation.workstream
+    if name is None:
+        return _never("waiting needs a workstream", "the conversation has no workstream")
+    stream = policy.workstreams.get(name)
+    if stream is None:
+        return _never(f"workstream '{name}'", f"workstream '{name}' is not configured")
+    applies = f"workstream '{name}' auto-close after inactivity"
+    if stream.auto_close_after is None:
+        return _never(applies, f"workstream '{name}' has no auto-close after inactivity")
+    return Verdict(
+        applies, f"workstream:{name}", stream.auto_close_after, State.CLOSED,
+        Reason.AUTO_CLOSED_FROM_WAITING,
+        shift(conversation.modified_on, stream.auto_close_after),
+    )  # fmt: skip
+
+
+class Transition(msgspec.Struct, frozen=True, gc=False):
+    """One planned move of one conversation."""
+
+    index: int
+    """The conversation's position in the store, for the executor."""
+    id: str
+    channel: Channel
+    from_state: State
+    to_state: State
+    reason: Reason
+    rule: str
+    threshold_minutes: int
+    idle_minutes: int
+    modified_on: datetime
+    """The timestamp the plan was made against; the executor re-checks it."""
+
+
+@dataclass(frozen=True)
+class _Cutoff:
+    before: datetime | None
+    """Due when modified_on is strictly before this; None: nothing can be due."""
+    verdict: Verdict
+
+
+def _cutoff(now: datetime, verdict: Verdict) -> _Cutoff:
+    threshold = verdict.threshold_minutes
+    before = None
+    if threshold is not None:
+        try:
+            before = now - timedelta(minutes=threshold)
+        except OverflowError:
+            before = None
+    return _Cutoff(before, verdict)
+
+
+def plan(
+    conversations: Sequence[Conversation],
+    policy: Policy,
+    now: datetime,
+    deleted_records: frozenset[str] | set[str] = frozenset(),
+) -> list[Transition]:
+    """Every transition a sweep at `now` makes: one for each conversation that is due.
+
+    Equivalent to `explain(c).is_due(now)` for every `c`, but with one cutoff instant per
+    rule instead of per-conversation arithmetic, since stores hold millions of conversations.
+    """
+    cutoffs: dict[tuple[Channel, State, str | None], _Cutoff | None] = {}
+    transitions: list[Transition] = []
+    closed = State.CLOSED
+    for index, conversation in enumerate(conversations):
+        state = conversation.state
+        if state is closed:
+            continue
+        key = _cutoff_key(conversation, policy, deleted_records)
+        cutoff = cutoffs.get(key, False)
+        if cutoff is False:
+            verdict = explain(conversation, policy, deleted_records)
+            cutoff = cutoffs[key] = _cutoff(now, verdict) if verdict.target else None
+        if cutoff is None or cutoff.before is None:
+            continue
+        if conversation.modified_on < cutoff.before:
+            transitions.append(_transition(index, conversation, cutoff.verdict, now))
+    return transitions
+
+
+def _cutoff_key(
+    conversation: Conversation, policy: Policy, deleted_records: frozenset[str] | set[str]
+) -> tuple[Channel, State, str | None]:
+    """Conversations with equal keys share a verdict (up to their own modified_on)."""
+    channel, state = conversation.channel, conversation.state
+    if channel is Channel.CASE:
+        record = conversation.record_id
+        return channel, state, "deleted" if record in deleted_records else None
+    if state is State.WAITING or (state is State.WRAP_UP and policy.workstreams):
+        return channel, state, conversation.workstream
+    return channel, state, None
+
+
+def _transition(index: int, conversation: Conversation, verdict: Verdict, now: datetime) -> Transition:
+    assert verdict.target is not None and verdict.reason is not None
+    return Transition(
+        index=index,
+        id=conversation.id,
+        channel=conversation.channel,
+        from_state=conversation.state,
+        to_state=verdict.target,
+        reason=verdict.reason,
+        rule=verdict.rule or "",
+        threshold_minutes=verdict.threshold_minutes or 0,
+        idle_minutes=minutes_between(conversation.modified_on, now),
+        modified_on=conversation.modified_on,
+    )

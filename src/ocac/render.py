@@ -1,0 +1,69 @@
+"""Output: rich tables for people, one JSON document for scripts. Data on stdout, messages on stderr."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+_color: bool | None = None
+
+
+def set_color(color: bool | None) -> None:
+    """`--color` forces colour, `--no-color` disables it, None follows NO_COLOR/FORCE_COLOR and the TTY."""
+    global _color
+    _color = color
+
+
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    kwargs: dict[str, Any] = {"stderr": stderr, "markup": False, "highlight": False, "emoji": False}
+    if _color is True:
+        kwargs["force_terminal"] = True
+    elif _color is False:
+        kwargs["no_color"] = True
+    return Console(**kwargs)
+
+
+def out() -> Console:
+    """The data console (stdout)."""
+    return _console(stderr=False)
+
+
+def err() -> Console:
+    """The message console (stderr)."""
+    return _console(stderr=True)
+
+
+def message(text: str) -> None:
+    """A message for the user, on stderr."""
+    err().print(text, soft_wrap=True)
+
+
+def print_json(document: object) -> None:
+    """One JSON document on stdout."""
+    import msgspec
+
+    data = msgspec.json.format(msgspec.json.encode(document), indent=2)
+    sys.stdout.buffer.write(data + b"\n")
+    sys.stdout.flush()
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    """A plain table with these column headings."""
+    from rich import box
+    from rich.table import Table
+
+    grid = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    for column in columns:
+        grid.add_column(column, overflow="fold")  # data is never cut short with an ellipsis
+    return grid
+
+
+def show(renderable: object) -> None:
+    """Print a table or text on stdout."""
+    out().print(renderable)

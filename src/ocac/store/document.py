@@ -1,0 +1,140 @@
+"""The in-memory store: typed conversations plus what a backend needs to write them back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ocac.errors import StoreError
+from ocac.model import WAITING_CHANNELS, Conversation, State
+
+MARKER_KEY = "ocac"
+"""The top-level key where ocac records the last committed sweep (see `SweepMarker`)."""
+
+
+class SweepMarker(msgspec.Struct, omit_defaults=True):
+    """The last sweep the store reflects, and the history size that sweep left.
+
+    History bytes past `history_size` belong to a sweep whose store was never committed
+    (the process died between the two writes) and are rolled back by the next writer.
+    """
+
+    run_id: str
+    at: str
+    moved: int
+    history_size: int
+
+
+class StoreMeta(msgspec.Struct, omit_defaults=True):
+    """ocac's own top-level entry in the store."""
+
+    last_sweep: SweepMarker | None = None
+
+
+@dataclass
+class Document:
+    """A loaded store. Change it with `update`, `upsert`, `clear`, `delete_record`, `set_marker`."""
+
+    path: Path
+    conversations: list[Conversation]
+    deleted_records: set[str]
+    meta: StoreMeta
+    backend_state: Any = None
+    """What the backend keeps to write unchanged parts back as they were."""
+    original_count: int = 0
+    changed: set[int] = field(default_factory=set)
+    """Indexes whose known fields changed (unknown fields are kept)."""
+    replaced: dict[int, Mapping[str, Any]] = field(default_factory=dict)
+    """Indexes rewritten whole (imports), with the unknown fields to write."""
+    originals: dict[int, Conversation] = field(default_factory=dict)
+    cleared: bool = False
+    top_changed: set[str] = field(default_factory=set)
+    _index: dict[str, int] | None = None
+
+    @property
+    def dirty(self) -> bool:
+        """Whether anything needs writing."""
+        return bool(self.changed or self.replaced or self.top_changed or self.cleared)
+
+    def index_of(self, conversation_id: str) -> int | None:
+        """The position of a conversation, or None."""
+        if self._index is None:
+            self._index = {c.id: i for i, c in enumerate(self.conversations)}
+        return self._index.get(conversation_id)
+
+    def get(self, conversation_id: str) -> Conversation | None:
+        """The conversation with this id, or None."""
+        index = self.index_of(conversation_id)
+        return None if index is None else self.conversations[index]
+
+    def update(self, index: int, conversation: Conversation) -> None:
+        """Change known fields of an existing conversation; its unknown fields are kept."""
+        old = self.conversations[index]
+        if old == conversation:
+            return
+        self.originals.setdefault(index, old)
+        self.conversations[index] = conversation
+        if index not in self.replaced:
+            self.changed.add(index)
+
+    def upsert(self, conversation: Conversation, extra: Mapping[str, Any]) -> str:
+        """Add a conversation or replace one with the same id whole; 'added' or 'updated'."""
+        index = self.index_of(conversation.id)
+        if index is None:
+            index = len(self.conversations)
+            self.conversations.append(conversation)
+            assert self._index is not None
+            self._index[conversation.id] = index
+            self.replaced[index] = extra
+            return "added"
+        self.conversations[index] = conversation
+        self.changed.discard(index)
+        self.replaced[index] = extra
+        return "updated"
+
+    def clear(self) -> None:
+        """Drop every conversation (`import --replace`)."""
+        self.conversations = []
+        self._index = {}
+        self.changed.clear()
+        self.replaced.clear()
+        self.cleared = True
+
+    def delete_record(self, record_id: str) -> bool:
+        """Mark a linked record deleted; False if it already was."""
+        if record_id in self.deleted_records:
+            return False
+        self.deleted_records.add(record_id)
+        self.top_changed.add("deleted_records")
+        return True
+
+    def set_marker(self, marker: SweepMarker) -> None:
+        """Record the sweep this store reflects."""
+        self.meta = StoreMeta(last_sweep=marker)
+        self.top_changed.add(MARKER_KEY)
+
+    def entries(self) -> Iterator[tuple[int, Conversation]]:
+        """Every conversation with its index."""
+        return enumerate(self.conversations)
+
+
+def validate(path: Path, conversations: list[Conversation]) -> None:
+    """Checks the types cannot express: unique ids, waiting only where channels can wait."""
+    seen: set[str] = set()
+    waiting = State.WAITING
+    for index, conversation in enumerate(conversations):
+        if conversation.id in seen:
+            raise StoreError(
+                f"store {path}: conversation #{index + 1}: duplicate id '{conversation.id}': "
+                "ids must be unique"
+            )
+        seen.add(conversation.id)
+        if conversation.state is waiting and conversation.channel not in WAITING_CHANNELS:
+            raise StoreError(
+                f"store {path}: conversation '{conversation.id}': state: {conversation.channel} "
+                "conversations cannot be waiting (only persistent-chat, sms, social and teams can)"
+            )

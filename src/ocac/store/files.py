@@ -1,0 +1,75 @@
+"""Where stores live on disk, how they are read, and the locked read-modify-write cycle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ocac import fsutil
+from ocac.store.document import Document, StoreMeta
+
+
+def _backend(path: Path):  # type: ignore[no-untyped-def]
+    if path.suffix.lower() == ".toml":
+        from ocac.store import toml_backend
+
+        return toml_backend
+    from ocac.store import json_backend
+
+    return json_backend
+
+
+def history_path(store: Path) -> Path:
+    """The audit trail beside the store: `conversations.json` → `conversations.history.jsonl`."""
+    target = fsutil.real_path(store)
+    return target.with_name(f"{target.stem}.history.jsonl")
+
+
+def load(path: Path, *, writable: bool = False) -> Document:
+    """Read and validate the store; a missing store is an empty one."""
+    data = fsutil.read_bytes(path, "store")
+    if data is None:
+        return Document(path, [], set(), StoreMeta(), None, 0)
+    document: Document = _backend(path).decode(path, data, writable=writable)
+    return document
+
+
+class Transaction:
+    """A store loaded under its lock; `commit` writes it if anything changed."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+
+    def commit(self, before_replace: Callable[[], None] | None = None) -> bool:
+        """Write the new store beside the old, run `before_replace`, then rename it into place.
+
+        Returns whether the store was written (a transaction that changed nothing writes
+        nothing). If the process dies at any point, the store is the old or the new file.
+        """
+        if not self.document.dirty:
+            return False
+        with fsutil.AtomicFile(self.document.path) as replacement:
+            replacement.write(_backend(self.document.path).encode(self.document))
+            if before_replace is not None:
+                before_replace()
+            replacement.commit()
+        return True
+
+
+@contextmanager
+def transaction(path: Path, lock_timeout: float) -> Iterator[Transaction]:
+    """Lock the store, clean up after any killed writer, and load it for changing."""
+    from ocac import history
+
+    with fsutil.locked(path, lock_timeout, "store"):
+        fsutil.remove_stale_temps(path)
+        document = load(path, writable=True)
+        history.recover(history_path(path), document.meta.last_sweep)
+        yield Transaction(document)
+
+
+def fields_of(document: Document, index: int) -> dict[str, object]:
+    """Every field of one conversation as stored, known and unknown (for `conversations show`)."""
+    fields: dict[str, object] = _backend(document.path).fields_of(document, index)
+    return fields

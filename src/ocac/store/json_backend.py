@@ -1,0 +1,217 @@
+"""The JSON store: decoded with msgspec, written back byte-for-byte where nothing changed.
+
+A store is decoded twice over the same buffer: once into typed `Conversation`s (what the
+policy reads) and, only when writing, into one raw slice per conversation. Unchanged
+conversations are copied out as their original bytes; changed ones are re-encoded with their
+unknown fields still as raw slices, so values round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ocac.errors import StoreError
+from ocac.instants import format_instant
+from ocac.model import KNOWN_FIELDS, Conversation
+from ocac.store.document import MARKER_KEY, Document, StoreMeta, validate
+
+_BATCH = 8192
+_PRETTY_LIMIT = 64 * 1024 * 1024
+
+
+class _View(msgspec.Struct):
+    conversations: list[Conversation] = []
+    deleted_records: list[str] = []
+    ocac: StoreMeta = msgspec.field(default_factory=StoreMeta)
+
+
+_top_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_view_decoder = msgspec.json.Decoder(_View)
+_list_decoder = msgspec.json.Decoder(list[Conversation])
+_raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+_fields_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_encoder = msgspec.json.Encoder()
+
+
+def decode(path: Path, data: bytes, *, writable: bool) -> Document:
+    """Parse and validate a JSON store; `writable` keeps what is needed to write it back."""
+    if not data.strip():
+        raise StoreError(
+            f'store {path} is empty: a store is a JSON object such as {{"conversations": []}}; '
+            "restore it or remove it"
+        )
+    try:
+        if writable:
+            top = _top_decoder.decode(data)
+            conversations = _list_decoder.decode(top.get("conversations", b"[]"))
+            deleted = msgspec.json.decode(top.get("deleted_records", b"[]"), type=list[str])
+            meta = msgspec.json.decode(top.get(MARKER_KEY, b"{}"), type=StoreMeta)
+            state: Any = _State(data, top)
+        else:
+            view = _view_decoder.decode(data)
+            conversations, deleted, meta, state = view.conversations, view.deleted_records, view.ocac, None
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise _describe(path, data, error) from None
+    except RecursionError:
+        raise StoreError(f"store {path}: JSON nested too deeply to read") from None
+    validate(path, conversations)
+    return Document(path, conversations, set(deleted), meta, state, len(conversations))
+
+
+class _State:
+    """The original buffer and its top-level entries as raw slices."""
+
+    def __init__(self, data: bytes, top: dict[str, msgspec.Raw]) -> None:
+        self.pretty = b"\n" in data[:256] and len(data) < _PRETTY_LIMIT
+        self.top = top
+
+
+_PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<where>[^`]*)`)?$", re.S)
+_ITEM = re.compile(r"^\.conversations\[(?P<index>\d+)\](?:\.(?P<field>\w+))?(?P<rest>.*)$")
+
+
+def _describe(path: Path, data: bytes, error: Exception) -> StoreError:
+    """One line naming the file, the conversation and the field."""
+    text = str(error)
+    if isinstance(error, msgspec.DecodeError) and not isinstance(error, msgspec.ValidationError):
+        return StoreError(f"store {path} is not valid JSON ({text}): fix the file or restore a backup")
+    match = _PATH.match(text)
+    assert match is not None
+    message, where = match.group("message"), match.group("where") or ""
+    message = message.replace("Expected `object`, got `array`", "expected an object, found a list")
+    item = _ITEM.match(where)
+    if not where:
+        return StoreError(
+            f"store {path}: the top level must be an object with a 'conversations' list ({message})"
+        )
+    if item is None:
+        return StoreError(f"store {path}: {where.lstrip('.')}: {message}")
+    index = int(item.group("index"))
+    name = _conversation_name(data, index)
+    field = item.group("field")
+    if field is None:
+        return StoreError(f"store {path}: {name}: {_friendly(message, '')}")
+    where = f"{field}{item.group('rest')}"
+    return StoreError(f"store {path}: {name}: {where}: {_friendly(message, field)}")
+
+
+def _friendly(message: str, field: str) -> str:
+    from ocac.model import Channel, State
+
+    if "timezone component" in message:
+        return "timestamp has no offset: use RFC 3339 with Z or +hh:mm, e.g. 2026-11-25T12:00:00Z"
+    if message.startswith("Invalid enum value"):
+        kind = {"channel": Channel, "state": State}.get(field)
+        allowed = f"; use one of {', '.join(kind)}" if kind else ""
+        return message.replace("Invalid enum value", "unknown value") + allowed
+    if message.startswith("Invalid RFC3339"):
+        return "invalid timestamp: use RFC 3339 with an offset, e.g. 2026-11-25T12:00:00Z"
+    return message
+
+
+def _conversation_name(data: bytes, index: int) -> str:
+    """`conversation 'ID' (#N)` when the id can be read, else `conversation #N`."""
+    try:
+        top = _top_decoder.decode(data)
+        raw = _raw_list_decoder.decode(top["conversations"])[index]
+        conversation_id = msgspec.json.decode(raw, type=dict[str, Any]).get("id")
+    except (msgspec.MsgspecError, KeyError, IndexError, RecursionError):
+        conversation_id = None
+    if isinstance(conversation_id, str):
+        return f"conversation '{conversation_id}' (#{index + 1})"
+    return f"conversation #{index + 1}"
+
+
+def encode(document: Document) -> Iterator[bytes]:
+    """The store as chunks of JSON; unchanged parts are the original bytes."""
+    state: _State | None = document.backend_state
+    top: dict[str, Any] = dict(state.top) if state else {}
+    top.setdefault("conversations", None)
+    if "deleted_records" in document.top_changed:
+        top["deleted_records"] = sorted(document.deleted_records)
+    if MARKER_KEY in document.top_changed:
+        top[MARKER_KEY] = document.meta
+    if state is not None and state.pretty:
+        yield msgspec.json.format(b"".join(_encode_top(document, top)), indent=2)
+        yield b"\n"
+        return
+    yield from _encode_top(document, top)
+
+
+def _encode_top(document: Document, top: dict[str, Any]) -> Iterator[bytes]:
+    yield b"{"
+    for position, (key, value) in enumerate(top.items()):
+        yield (b"," if position else b"") + _encoder.encode(key) + b":"
+        if key == "conversations":
+            yield from _encode_conversations(document, value)
+        else:
+            yield _encoder.encode(value)
+    yield b"}"
+
+
+def _encode_conversations(document: Document, raw_list: msgspec.Raw | None) -> Iterator[bytes]:
+    raws: list[msgspec.Raw] = (
+        [] if raw_list is None or document.cleared else _raw_list_decoder.decode(raw_list)
+    )
+    yield b"["
+    batch: list[bytes | msgspec.Raw] = []
+    first = True
+    for index, conversation in document.entries():
+        if index in document.replaced:
+            batch.append(_encode_whole(conversation, document.replaced[index]))
+        elif index in document.changed:
+            batch.append(_encode_changed(raws[index], document.originals[index], conversation))
+        else:
+            batch.append(raws[index])
+        if len(batch) == _BATCH:
+            yield (b"" if first else b",") + b",".join(batch)
+            batch, first = [], False
+    if batch:
+        yield (b"" if first else b",") + b",".join(batch)
+    yield b"]"
+
+
+def _value(value: object) -> object:
+    if isinstance(value, datetime):
+        return format_instant(value)
+    return value
+
+
+def _encode_changed(raw: msgspec.Raw, old: Conversation, new: Conversation) -> bytes:
+    fields = _fields_decoder.decode(raw)
+    for name in KNOWN_FIELDS:
+        value = getattr(new, name)
+        if value == getattr(old, name) and name in fields:
+            continue
+        if value is None:
+            fields.pop(name, None)
+        else:
+            fields[name] = msgspec.Raw(_encoder.encode(_value(value)))
+    return _encoder.encode(fields)
+
+
+def _encode_whole(conversation: Conversation, extra: Mapping[str, Any]) -> bytes:
+    fields: dict[str, Any] = {}
+    for name in KNOWN_FIELDS:
+        value = getattr(conversation, name)
+        if value is not None:
+            fields[name] = _value(value)
+    for name, value in extra.items():
+        if name not in fields and name not in KNOWN_FIELDS:
+            fields[name] = value
+    return _encoder.encode(fields)
+
+
+def fields_of(document: Document, index: int) -> dict[str, Any]:
+    """The stored fields of the conversation at `index`."""
+    state: _State | None = document.backend_state
+    if state is None or index in document.changed or index in document.replaced:
+        return msgspec.to_builtins(document.conversations[index])  # type: ignore[no-any-return]
+    raw = _raw_list_decoder.decode(state.top["conversations"])[index]
+    return msgspec.json.decode(raw, type=dict[str, Any])

@@ -1,0 +1,114 @@
+"""The TOML store: the same content as the JSON store, as `[[conversations]]` tables.
+
+Edited through tomlkit so that comments, layout and unknown keys survive a rewrite. Meant for
+small, hand-kept stores; large stores belong in JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ocac.errors import StoreError
+from ocac.instants import format_instant
+from ocac.model import KNOWN_FIELDS, Conversation
+from ocac.store.document import MARKER_KEY, Document, StoreMeta, validate
+
+
+def decode(path: Path, data: bytes, *, writable: bool) -> Document:
+    """Parse and validate a TOML store."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        parsed = tomlkit.parse(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise StoreError(f"store {path} is not UTF-8 text (byte {error.start})") from None
+    except TOMLKitError as error:
+        raise StoreError(f"store {path} is not valid TOML ({error}): fix the file") from None
+    plain = parsed.unwrap()
+    items = plain.get("conversations", [])
+    if not isinstance(items, list):
+        raise StoreError(f"store {path}: conversations: expected [[conversations]] tables")
+    conversations = [_conversation(path, index, item) for index, item in enumerate(items)]
+    deleted = plain.get("deleted_records", [])
+    try:
+        deleted_list = msgspec.convert(deleted, list[str])
+        meta = msgspec.convert(plain.get(MARKER_KEY, {}), StoreMeta)
+    except msgspec.ValidationError as error:
+        raise StoreError(f"store {path}: {error}") from None
+    validate(path, conversations)
+    return Document(path, conversations, set(deleted_list), meta, parsed, len(conversations))
+
+
+def _conversation(path: Path, index: int, item: object) -> Conversation:
+    name = f"conversation #{index + 1}"
+    if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+        name = f"conversation '{item['id']}' (#{index + 1})"
+    try:
+        return msgspec.convert(item, Conversation, strict=False)
+    except msgspec.ValidationError as error:
+        message = str(error).replace(" - at `$.", ": ").replace(" - at `$", "").rstrip("`")
+        raise StoreError(f"store {path}: {name}: {message}") from None
+
+
+def _value(value: object) -> object:
+    return format_instant(value) if isinstance(value, datetime) else value
+
+
+def _plain(value: object) -> object:
+    return msgspec.json.decode(value) if isinstance(value, msgspec.Raw) else value
+
+
+def encode(document: Document) -> Iterator[bytes]:
+    """The store as TOML text, edited in place."""
+    import tomlkit
+
+    parsed = document.backend_state if document.backend_state is not None else tomlkit.document()
+    originals = list(parsed.get("conversations", []))
+    tables = tomlkit.aot()
+    for index, conversation in document.entries():
+        if index in document.replaced:
+            tables.append(_table(conversation, document.replaced[index]))
+            continue
+        table = originals[index]
+        if index in document.changed:
+            for name in KNOWN_FIELDS:
+                value = getattr(conversation, name)
+                if value is None:
+                    table.pop(name, None)
+                elif value != getattr(document.originals[index], name) or name not in table:
+                    table[name] = _value(value)
+        tables.append(table)
+    parsed["conversations"] = tables
+    if "deleted_records" in document.top_changed:
+        parsed["deleted_records"] = sorted(document.deleted_records)
+    if MARKER_KEY in document.top_changed:
+        parsed[MARKER_KEY] = msgspec.to_builtins(document.meta)
+    yield tomlkit.dumps(parsed).encode("utf-8")
+
+
+def _table(conversation: Conversation, extra: Mapping[str, Any]) -> Any:
+    import tomlkit
+
+    table = tomlkit.table()
+    for name in KNOWN_FIELDS:
+        value = getattr(conversation, name)
+        if value is not None:
+            table[name] = _value(value)
+    for name, value in extra.items():
+        if name not in KNOWN_FIELDS:
+            table[name] = _plain(value)
+    return table
+
+
+def fields_of(document: Document, index: int) -> dict[str, Any]:
+    """The stored fields of the conversation at `index`."""
+    if document.backend_state is None:
+        return msgspec.to_builtins(document.conversations[index])  # type: ignore[no-any-return]
+    table = document.backend_state["conversations"][index].unwrap()
+    return {k: _value(v) for k, v in table.items()}

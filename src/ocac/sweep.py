@@ -1,0 +1,120 @@
+"""The sweep: plan (pure, in `ocac.policy`) and the executor that applies a plan atomically."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+
+from ocac import history, store
+from ocac.instants import format_instant
+from ocac.policy import Policy, Transition, plan
+from ocac.store.document import Document, SweepMarker
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a sweep planned and whether it was applied."""
+
+    run_id: str
+    now: datetime
+    dry_run: bool
+    transitions: list[Transition]
+    considered: int
+    written: bool
+
+    def summary(self) -> Counter[tuple[str, str]]:
+        """Counts by (channel, target state)."""
+        return Counter((str(t.channel), str(t.to_state)) for t in self.transitions)
+
+    def to_json(self) -> dict[str, object]:
+        """The document `sweep run --json` prints."""
+        return {
+            "run_id": self.run_id,
+            "now": format_instant(self.now),
+            "dry_run": self.dry_run,
+            "applied": self.written,
+            "considered": self.considered,
+            "moved": len(self.transitions),
+            "transitions": [transition_json(t) for t in self.transitions],
+        }
+
+
+def transition_json(transition: Transition) -> dict[str, object]:
+    """One transition as JSON."""
+    return {
+        "id": transition.id,
+        "channel": str(transition.channel),
+        "from": str(transition.from_state),
+        "to": str(transition.to_state),
+        "reason": str(transition.reason),
+        "rule": transition.rule,
+        "idle_minutes": transition.idle_minutes,
+        "threshold_minutes": transition.threshold_minutes,
+        "modified_on": format_instant(transition.modified_on),
+    }
+
+
+def new_run_id(now: datetime) -> str:
+    """A unique, sortable id for one sweep."""
+    return f"{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(4)}"
+
+
+def plan_sweep(document: Document, policy: Policy, now: datetime) -> list[Transition]:
+    """The transitions due in `document` at `now`."""
+    return plan(document.conversations, policy, now, document.deleted_records)
+
+
+def apply(document: Document, transitions: list[Transition], now: datetime) -> None:
+    """Move each planned conversation to its target and restart its clock at `now`."""
+    replace = msgspec.structs.replace
+    conversations = document.conversations
+    for transition in transitions:
+        current = conversations[transition.index]
+        document.update(transition.index, replace(current, state=transition.to_state, modified_on=now))
+
+
+def history_entries(run_id: str, now: datetime, transitions: list[Transition]) -> list[history.Entry]:
+    """The audit records of an applied sweep."""
+    return [
+        history.Entry(
+            run_id=run_id,
+            at=now,
+            id=t.id,
+            channel=str(t.channel),
+            from_state=str(t.from_state),
+            to_state=str(t.to_state),
+            reason=str(t.reason),
+            rule=t.rule,
+            threshold_minutes=t.threshold_minutes,
+            idle_minutes=t.idle_minutes,
+        )  # fmt: skip
+        for t in transitions
+    ]
+
+
+def run_sweep(
+    store_path: Path, policy: Policy, now: datetime, *, dry_run: bool, lock_timeout: float
+) -> SweepResult:
+    """Plan and, unless `dry_run`, apply a sweep at `now`, with its history, under the store lock."""
+    run_id = new_run_id(now)
+    if dry_run:
+        document = store.load(store_path)
+        transitions = plan_sweep(document, policy, now)
+        return SweepResult(run_id, now, True, transitions, len(document.conversations), False)
+    with store.transaction(store_path, lock_timeout) as txn:
+        document = txn.document
+        transitions = plan_sweep(document, policy, now)
+        if not transitions:
+            return SweepResult(run_id, now, False, [], len(document.conversations), False)
+        apply(document, transitions, now)
+        log = store.history_path(store_path)
+        lines = history.encode_entries(history_entries(run_id, now, transitions))
+        previous = history.size(log)
+        document.set_marker(SweepMarker(run_id, format_instant(now), len(transitions), previous + len(lines)))
+        written = txn.commit(before_replace=lambda: history.append(log, lines))
+        return SweepResult(run_id, now, False, transitions, len(document.conversations), written)
