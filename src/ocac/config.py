@@ -76,9 +76,7 @@ def policy_from_document(document: Mapping[str, Any]) -> Policy:
             key = f"rules.{channel_name}.{state_name}"
             state = _rule_state(channel, state_name, key)
             default = DEFAULT_RULES[channel, state]
-            rules[channel, state] = Rule(
-                channel, state, _duration(value, key), default.target, source="config"
-            )
+            rules[channel, state] = Rule(channel, state, _duration(value, key), default.target, source="config")
     workstreams = {
         name: _workstream(name, _table(body, f"workstreams.{name}"))
         for name, body in _table(document.get("workstreams", {}), "workstreams").items()
@@ -133,9 +131,7 @@ def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ConfigError(
-            f"config {path} is not UTF-8 text (byte {error.start}): fix or remove the file"
-        ) from None
+        raise ConfigError(f"config {path} is not UTF-8 text (byte {error.start}): fix or remove the file") from None
 
 
 def load_config(path: Path) -> LoadedConfig:
@@ -180,9 +176,7 @@ def _parse_for_edit(path: Path) -> TOMLDocument:
     try:
         return tomlkit.parse(_decode(path, data))
     except TOMLKitError as error:
-        raise ConfigError(
-            f"config {path} is not valid TOML ({error}): fix the file; it was not changed"
-        ) from None
+        raise ConfigError(f"config {path} is not valid TOML ({error}): fix the file; it was not changed") from None
 
 
 def edit_config(

@@ -106,8 +106,9 @@ def _run_ids(path: Path, offset: int) -> set[str]:
         handle.seek(offset)
         for line in handle:
             with contextlib.suppress(msgspec.MsgspecError):
-                runs.add(msgspec.json.decode(line, type=dict[str, object]).get("run_id"))  # type: ignore[arg-type]
-    runs.discard(None)  # type: ignore[arg-type]
+                run_id = msgspec.json.decode(line, type=dict[str, object]).get("run_id")
+                if isinstance(run_id, str):
+                    runs.add(run_id)
     return runs
 
 

@@ -44,9 +44,7 @@ def impact(
         instant = now + ahead
         old = {t.id for t in plan(conversations, before, instant, deleted_records)}
         new = {t.id for t in plan(conversations, after, instant, deleted_records)}
-        horizons.append(
-            Horizon(name, len(old), len(new), sorted(new - old)[:EXAMPLES], sorted(old - new)[:EXAMPLES])
-        )
+        horizons.append(Horizon(name, len(old), len(new), sorted(new - old)[:EXAMPLES], sorted(old - new)[:EXAMPLES]))
     return horizons
 
 

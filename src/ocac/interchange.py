@@ -45,9 +45,7 @@ def _json_rows(path: Path, data: bytes) -> list[tuple[str, dict[str, Any]]]:
         document = msgspec.json.decode(data, type=list[dict[str, msgspec.Raw]] | dict[str, msgspec.Raw])
         if isinstance(document, dict):
             if "conversations" not in document:
-                raise ImportFileError(
-                    f"{path}: expected a list of conversations or an object with 'conversations'"
-                )
+                raise ImportFileError(f"{path}: expected a list of conversations or an object with 'conversations'")
             document = msgspec.json.decode(document["conversations"], type=list[dict[str, msgspec.Raw]])
     except msgspec.ValidationError as error:
         raise ImportFileError(f"{path}: {error}: expected a list of conversation objects") from None
@@ -114,9 +112,7 @@ def _incoming(path: Path, where: str, row: dict[str, Any]) -> Incoming:
     if not conversation.id:
         raise ImportFileError(f"{path}: {where}: id: must not be empty")
     if conversation.state is State.WAITING and conversation.channel not in WAITING_CHANNELS:
-        raise ImportFileError(
-            f"{path}: {where}: state: {conversation.channel} conversations cannot be waiting"
-        )
+        raise ImportFileError(f"{path}: {where}: state: {conversation.channel} conversations cannot be waiting")
     extra = {k: v for k, v in row.items() if k not in KNOWN_FIELDS}
     return Incoming(conversation, extra)
 
@@ -125,7 +121,5 @@ def _check_unique(path: Path, incoming: list[Incoming]) -> None:
     seen: set[str] = set()
     for index, item in enumerate(incoming):
         if item.conversation.id in seen:
-            raise ImportFileError(
-                f"{path}: row {index + 1}: duplicate id '{item.conversation.id}' in the file"
-            )
+            raise ImportFileError(f"{path}: row {index + 1}: duplicate id '{item.conversation.id}' in the file")
         seen.add(item.conversation.id)

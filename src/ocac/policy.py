@@ -63,10 +63,7 @@ def rule_is_configurable(channel: Channel, state: State) -> str | None:
             "use 'ocac workstream set NAME --channel CH --auto-close-after DURATION'"
         )
     if channel is Channel.CASE:
-        return (
-            "case conversations close when their linked record is deleted: "
-            "use 'ocac records delete RECORD_ID'"
-        )
+        return "case conversations close when their linked record is deleted: use 'ocac records delete RECORD_ID'"
     return None
 
 
@@ -170,9 +167,7 @@ def _explain_case(conversation: Conversation, deleted_records: Iterable[str]) ->
             f"linked record '{record}' was deleted", "case/record-deleted", 0,
             State.CLOSED, Reason.RECORD_DELETED, conversation.modified_on,
         )  # fmt: skip
-    because = (
-        f"it closes when its linked record '{record}' is deleted" if record else "it has no linked record"
-    )
+    because = f"it closes when its linked record '{record}' is deleted" if record else "it has no linked record"
     return _never("case conversations close with their record", because)
 
 
@@ -247,8 +242,9 @@ def plan(
         if state is closed:
             continue
         key = _cutoff_key(conversation, policy, deleted_records)
-        cutoff = cutoffs.get(key, False)
-        if cutoff is False:
+        if key in cutoffs:
+            cutoff = cutoffs[key]
+        else:
             verdict = explain(conversation, policy, deleted_records)
             cutoff = cutoffs[key] = _cutoff(now, verdict) if verdict.target else None
         if cutoff is None or cutoff.before is None:

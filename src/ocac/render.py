@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -67,3 +70,42 @@ def table(*columns: str, title: str | None = None) -> Table:
 def show(renderable: object) -> None:
     """Print a table or text on stdout."""
     out().print(renderable)
+
+
+PROGRESS_MIN_BYTES = 8 * 1024 * 1024
+"""Stores smaller than this load in a blink: no progress bar for them."""
+
+
+@contextlib.contextmanager
+def progress(steps: int, *, wanted: bool) -> Iterator[Callable[[str], None]]:
+    """A transient progress bar on stderr, on a terminal only; yields `step(description)`."""
+    console = err()
+    if not wanted or not console.is_terminal:
+        yield lambda description: None
+        return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    )  # fmt: skip
+    with bar:
+        task = bar.add_task("starting", total=steps)
+        started = False
+
+        def step(description: str) -> None:
+            nonlocal started
+            if started:
+                bar.advance(task)
+            started = True
+            bar.update(task, description=description)
+
+        yield step
+
+
+def large(path: Path) -> bool:
+    """Whether a file is big enough for a progress bar."""
+    try:
+        return path.stat().st_size >= PROGRESS_MIN_BYTES
+    except OSError:
+        return False

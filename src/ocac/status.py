@@ -37,9 +37,7 @@ class Summary:
     def last_sweep_text(self) -> str:
         if self.last_sweep is None:
             return "last sweep: none recorded in this store"
-        return (
-            f"last sweep: {self.last_sweep.at}, moved {self.last_sweep.moved} (run {self.last_sweep.run_id})"
-        )
+        return f"last sweep: {self.last_sweep.at}, moved {self.last_sweep.moved} (run {self.last_sweep.run_id})"
 
     def to_json(self) -> dict[str, object]:
         return {

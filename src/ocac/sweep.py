@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -97,20 +98,37 @@ def history_entries(run_id: str, now: datetime, transitions: list[Transition]) -
     ]
 
 
+def _silent(step: str) -> None:
+    """No progress report."""
+
+
 def run_sweep(
-    store_path: Path, policy: Policy, now: datetime, *, dry_run: bool, lock_timeout: float
+    store_path: Path,
+    policy: Policy,
+    now: datetime,
+    *,
+    dry_run: bool,
+    lock_timeout: float,
+    progress: Callable[[str], None] = _silent,
 ) -> SweepResult:
-    """Plan and, unless `dry_run`, apply a sweep at `now`, with its history, under the store lock."""
+    """Plan and, unless `dry_run`, apply a sweep at `now`, with its history, under the store lock.
+
+    `progress` is told each phase (for a progress bar on large stores).
+    """
     run_id = new_run_id(now)
+    progress("loading store")
     if dry_run:
         document = store.load(store_path)
+        progress("planning")
         transitions = plan_sweep(document, policy, now)
         return SweepResult(run_id, now, True, transitions, len(document.conversations), False)
     with store.transaction(store_path, lock_timeout) as txn:
         document = txn.document
+        progress("planning")
         transitions = plan_sweep(document, policy, now)
         if not transitions:
             return SweepResult(run_id, now, False, [], len(document.conversations), False)
+        progress("writing store and history")
         apply(document, transitions, now)
         log = store.history_path(store_path)
         lines = history.encode_entries(history_entries(run_id, now, transitions))

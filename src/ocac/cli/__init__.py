@@ -46,9 +46,7 @@ class OcacGroup(TyperGroup):
         except Exception as error:
             if _is_cli_signal(error) or os.environ.get(paths.ENV_DEBUG):
                 raise
-            message = (
-                f"unexpected error: {type(error).__name__}: {error} (set {paths.ENV_DEBUG}=1 for details)"
-            )
+            message = f"unexpected error: {type(error).__name__}: {error} (set {paths.ENV_DEBUG}=1 for details)"
             _fail(ctx, message, ExitCode.UNEXPECTED)
 
 
@@ -70,6 +68,7 @@ app = typer.Typer(
     help="Close stale contact-center conversations automatically.\n\n" + EXIT_CODES,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help, as git and kubectl print: greppable, and no rich start-up cost
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Example: ocac --store conversations.json sweep run --dry-run",
 )
@@ -97,8 +96,7 @@ def root(
         envvar=paths.ENV_CONFIG,
         metavar="PATH",
         show_default=False,
-        help=f"Configuration file (TOML). [env: {paths.ENV_CONFIG}; default: the user config "
-        "folder's ocac/config.toml]",
+        help="Configuration file (TOML). [default: the user config folder's ocac/config.toml]",
     ),
     store: Path | None = typer.Option(
         None,
@@ -106,8 +104,7 @@ def root(
         envvar=paths.ENV_STORE,
         metavar="PATH",
         show_default=False,
-        help=f"Conversation store (.json, or .toml). [env: {paths.ENV_STORE}; default: the user "
-        "data folder's ocac/conversations.json]",
+        help="Conversation store (.json, or .toml). [default: the user data folder's ocac/conversations.json]",
     ),
     lock_timeout: float = typer.Option(
         paths.DEFAULT_LOCK_TIMEOUT,
@@ -121,8 +118,7 @@ def root(
         None,
         "--color/--no-color",
         show_default=False,
-        help="Force or disable colour. [default: colour on a terminal, unless NO_COLOR is set; "
-        "FORCE_COLOR forces it]",
+        help="Force or disable colour. [default: colour on a terminal, unless NO_COLOR is set; FORCE_COLOR forces it]",
     ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."

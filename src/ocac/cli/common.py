@@ -32,9 +32,7 @@ def settings(ctx: typer.Context) -> Settings:
     """The root options of this invocation."""
     root = ctx.find_root()
     if not isinstance(root.obj, Settings):  # a sub-app invoked on its own, as in some tests
-        root.obj = Settings(
-            paths.default_config_path(), paths.default_store_path(), paths.DEFAULT_LOCK_TIMEOUT
-        )
+        root.obj = Settings(paths.default_config_path(), paths.default_store_path(), paths.DEFAULT_LOCK_TIMEOUT)
     return root.obj
 
 
@@ -59,3 +57,8 @@ def load_store(ctx: typer.Context) -> Document:
     from ocac import store
 
     return store.load(settings(ctx).store_path)
+
+
+def sub_app(help: str) -> typer.Typer:
+    """A sub-app for one noun, with ocac's help conventions."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import typer
 
-from ocac.cli.common import JSON_HELP, settings
+from ocac.cli.common import JSON_HELP, settings, sub_app
 
-app = typer.Typer(
-    help="Show and change the channel-state configuration (when conversations auto-close).",
-    no_args_is_help=True,
-)
+if TYPE_CHECKING:
+    from tomlkit import TOMLDocument
+
+    from ocac.model import Channel, State
+
+app = sub_app("Show and change the channel-state configuration (when conversations auto-close).")
 
 
 @app.command("show")
@@ -59,8 +64,14 @@ def set_(
 
 
 def _edit_and_report(
-    ctx: typer.Context, mutation, cells, *, dry_run: bool, now: str | None, json: bool
-) -> None:  # type: ignore[no-untyped-def]
+    ctx: typer.Context,
+    mutation: Callable[[TOMLDocument], None],
+    cells: list[tuple[Channel, State]],
+    *,
+    dry_run: bool,
+    now: str | None,
+    json: bool,
+) -> None:
     from ocac import config
     from ocac.cli.impact import report_change
 
@@ -108,9 +119,7 @@ def reset(
             raise InvalidInput("config reset needs confirmation: run it in a terminal or pass --yes")
         typer.confirm(f"Drop every rule override in {s.config_path}?", abort=True, err=True)
     change = config.edit_config(s.config_path, config.reset_rules, lock_timeout=s.lock_timeout)
-    render.message(
-        f"reset: rule overrides removed from {s.config_path}" if change.written else "nothing to reset"
-    )
+    render.message(f"reset: rule overrides removed from {s.config_path}" if change.written else "nothing to reset")
 
 
 @app.command("path")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from ocac.cli.common import JSON_HELP, NOW_HELP, load_config, load_store, resolve_now, settings
+from ocac.cli.common import JSON_HELP, NOW_HELP, load_config, load_store, resolve_now, settings, sub_app
 
-app = typer.Typer(help="List, inspect, add, import and change conversations.", no_args_is_help=True)
+app = sub_app("List, inspect, add, import and change conversations.")
 
 ACTIONS = ("monitor", "consult", "transfer", "message")
 
@@ -110,9 +110,7 @@ def show(
     document = store.load(settings(ctx).store_path, writable=True)
     index = document.index_of(conversation_id)
     if index is None:
-        raise NotFound(
-            f"no conversation '{conversation_id}' in {document.path}: see 'ocac conversations list'"
-        )
+        raise NotFound(f"no conversation '{conversation_id}' in {document.path}: see 'ocac conversations list'")
     conversation = document.conversations[index]
     row = Row(conversation, explain(conversation, policy, document.deleted_records), instant)
     fields = store.fields_of(document, index)
@@ -134,9 +132,7 @@ def show(
         lines.append(f"never moved: {verdict.never_because}")
     else:
         status = "due now" if verdict.is_due(instant) else "not yet due"
-        lines.append(
-            f"threshold: {format_minutes(verdict.threshold_minutes)} → {verdict.target} ({verdict.reason})"
-        )
+        lines.append(f"threshold: {format_minutes(verdict.threshold_minutes)} → {verdict.target} ({verdict.reason})")
         lines.append(f"eligible after: {format_instant(verdict.due_at)} ({status})")
     for line in lines:
         render.show(line)
@@ -213,26 +209,31 @@ def import_(
     from ocac.errors import ImportFileError, InvalidInput
     from ocac.interchange import read_import
 
-    data = fsutil.read_bytes(file, "import file")
-    if data is None:
-        raise ImportFileError(f"import file {file} does not exist")
     kind = file_format.lower()
-    if kind == "dataverse":
-        from ocac.dataverse import read_conversations
-
-        incoming = read_conversations(file, data, set(persistent_workstream or ()))
-    elif kind in ("auto", "json", "csv"):
-        incoming = read_import(file, data, kind)
-    else:
+    if kind not in ("auto", "json", "csv", "dataverse"):
         raise InvalidInput(f"unknown --format '{file_format}': use auto, json, csv or dataverse")
     s = settings(ctx)
     counts = {"added": 0, "updated": 0}
-    with store.transaction(s.store_path, s.lock_timeout) as txn:
-        if replace:
-            txn.document.clear()
-        for item in incoming:
-            counts[txn.document.upsert(item.conversation, item.extra)] += 1
-        written = txn.commit()
+    wanted = not json and (render.large(file) or render.large(s.store_path))
+    with render.progress(3, wanted=wanted) as step:
+        step(f"reading {file.name}")
+        data = fsutil.read_bytes(file, "import file")
+        if data is None:
+            raise ImportFileError(f"import file {file} does not exist")
+        if kind == "dataverse":
+            from ocac.dataverse import read_conversations
+
+            incoming = read_conversations(file, data, set(persistent_workstream or ()))
+        else:
+            incoming = read_import(file, data, kind)
+        step("loading store")
+        with store.transaction(s.store_path, s.lock_timeout) as txn:
+            if replace:
+                txn.document.clear()
+            for item in incoming:
+                counts[txn.document.upsert(item.conversation, item.extra)] += 1
+            step("writing store")
+            written = txn.commit()
     if json:
         render.print_json(counts | {"replaced": replace, "written": written})
         return
@@ -252,9 +253,7 @@ def _change(ctx: typer.Context, conversation_id: str, now: str | None, change) -
     with store.transaction(s.store_path, s.lock_timeout) as txn:
         index = txn.document.index_of(conversation_id)
         if index is None:
-            raise NotFound(
-                f"no conversation '{conversation_id}' in {s.store_path}: see 'ocac conversations list'"
-            )
+            raise NotFound(f"no conversation '{conversation_id}' in {s.store_path}: see 'ocac conversations list'")
         txn.document.update(index, change(txn.document.conversations[index], instant))
         txn.commit()
 
@@ -311,9 +310,7 @@ def set_state(
         allowed = MANUAL_TRANSITIONS[conversation.state]
         if target not in allowed:
             names = ", ".join(allowed) or "none: closed is final"
-            raise Refused(
-                f"cannot move '{conversation.id}' from {conversation.state} to {target}: allowed: {names}"
-            )
+            raise Refused(f"cannot move '{conversation.id}' from {conversation.state} to {target}: allowed: {names}")
         if target is State.WAITING and not can_wait(conversation.channel):
             raise Refused(
                 f"{conversation.channel} conversations cannot be waiting (only persistent-chat, sms, social and teams)"

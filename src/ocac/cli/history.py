@@ -18,9 +18,7 @@ def register(app: typer.Typer) -> None:
 def history(
     ctx: typer.Context,
     conversation_id: str | None = typer.Option(None, "--id", help="Only this conversation."),
-    since: str | None = typer.Option(
-        None, "--since", metavar="TIME", help="Only sweeps at or after this instant."
-    ),
+    since: str | None = typer.Option(None, "--since", metavar="TIME", help="Only sweeps at or after this instant."),
     limit: int | None = typer.Option(None, "--limit", min=0, help="Only the last N entries."),
     output_format: str = typer.Option(
         "ocac", "--format", help="ocac, or dataverse (closing reason codes as the service gives them)."
@@ -91,7 +89,5 @@ def _table_dataverse(rows: list[dict[str, object]]) -> None:
 
     table = render.table("activityid", "statuscode", "msdyn_closurereason", "msdyn_modifiedon")
     for row in rows:
-        table.add_row(
-            *(str(row[k]) for k in ("activityid", "statuscode", "msdyn_closurereason", "msdyn_modifiedon"))
-        )
+        table.add_row(*(str(row[k]) for k in ("activityid", "statuscode", "msdyn_closurereason", "msdyn_modifiedon")))
     render.show(table)

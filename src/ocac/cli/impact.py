@@ -9,8 +9,12 @@ import typer
 from ocac.cli.common import load_store, resolve_now
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ocac.config import ConfigChange
+    from ocac.impact import Horizon
     from ocac.model import Channel, State
+    from ocac.policy import Workstream
 
 
 def report_change(
@@ -42,9 +46,7 @@ def report_change(
     horizons, problem = None, None
     try:
         document = load_store(ctx)
-        horizons = impact(
-            document.conversations, change.before, change.after, instant, document.deleted_records
-        )
+        horizons = impact(document.conversations, change.before, change.after, instant, document.deleted_records)
     except OcacError as error:
         problem = str(error)
     if json:
@@ -72,11 +74,9 @@ def _workstream_json(change: ConfigChange, name: str | None) -> dict[str, object
     if name is None:
         return None
 
-    def describe(policy_streams: object) -> dict[str, object] | None:
-        from ocac.policy import Workstream
-
-        stream = policy_streams.get(name) if isinstance(policy_streams, dict) else None  # type: ignore[union-attr]
-        if not isinstance(stream, Workstream):
+    def describe(streams: Mapping[str, Workstream]) -> dict[str, object] | None:
+        stream = streams.get(name)
+        if stream is None:
             return None
         return {
             "channel": str(stream.channel),
@@ -91,7 +91,7 @@ def _workstream_json(change: ConfigChange, name: str | None) -> dict[str, object
     }
 
 
-def _impact_table(horizons: list) -> None:  # type: ignore[type-arg]
+def _impact_table(horizons: list[Horizon]) -> None:
     from ocac import render
 
     table = render.table("due", "current", "new", "difference", "examples")

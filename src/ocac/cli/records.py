@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from ocac.cli.common import JSON_HELP, settings
+from ocac.cli.common import JSON_HELP, settings, sub_app
 
-app = typer.Typer(help="Linked records of case conversations.", no_args_is_help=True)
+app = sub_app("Linked records of case conversations.")
 
 
 @app.command("delete")

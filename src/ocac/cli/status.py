@@ -50,9 +50,7 @@ def _print(summary) -> None:  # type: ignore[no-untyped-def]
         row = summary.counts.get(channel, {})
         table.add_row(str(channel), *(str(row.get(s, 0) or "-") for s in State), str(sum(row.values())))
     render.show(table)
-    render.show(
-        f"due now: {summary.due_now}; due by the next sweep (+{summary.interval_text}): {summary.due_next}"
-    )
+    render.show(f"due now: {summary.due_now}; due by the next sweep (+{summary.interval_text}): {summary.due_next}")
     for channel, (conversation_id, idle) in summary.oldest.items():
         render.show(f"oldest open {channel}: {conversation_id} (idle {format_idle(idle)})")
     render.show(summary.last_sweep_text)

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ocac.cli.common import JSON_HELP, NOW_HELP, load_config, resolve_now, settings
+from ocac.cli.common import JSON_HELP, NOW_HELP, load_config, resolve_now, settings, sub_app
 
 if TYPE_CHECKING:
     from ocac.sweep import SweepResult
 
-app = typer.Typer(help="Move the conversations that stayed too long in their state.", no_args_is_help=True)
+app = sub_app("Move the conversations that stayed too long in their state.")
 
 RUN_EPILOG = (
     "Exit codes: 0 success (whether or not anything moved); 1 unexpected error; 2 bad input "
@@ -26,30 +26,28 @@ def run(
     now: str | None = typer.Option(None, "--now", help=NOW_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; write nothing."),
     json: bool = typer.Option(False, "--json", help=JSON_HELP),
-    quiet: bool = typer.Option(
-        False, "--quiet", "-q", help="Print nothing unless there is an error (for cron)."
-    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing unless there is an error (for cron)."),
     notify_command: str | None = typer.Option(
         None,
         "--notify-command",
         metavar="CMD",
-        help="After a committed sweep that moved something, run CMD (no shell) with the transitions "
-        "as JSON on stdin.",
+        help="After a committed sweep that moved something, run CMD (no shell) with the transitions as JSON on stdin.",
     ),
 ) -> None:
     """Sweep once: move every conversation that is due at NOW.
 
     Example: ocac sweep run --dry-run
     """
+    from ocac import render
     from ocac.sweep import run_sweep
 
     instant = resolve_now(now)
     policy = load_config(ctx).policy
     s = settings(ctx)
-    result = run_sweep(s.store_path, policy, instant, dry_run=dry_run, lock_timeout=s.lock_timeout)
+    wanted = not quiet and not json and render.large(s.store_path)
+    with render.progress(3, wanted=wanted) as step:
+        result = run_sweep(s.store_path, policy, instant, dry_run=dry_run, lock_timeout=s.lock_timeout, progress=step)
     if json:
-        from ocac import render
-
         render.print_json(result.to_json())
     elif not quiet:
         print_result(result)

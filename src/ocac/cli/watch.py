@@ -38,8 +38,7 @@ class Watcher:
         except KeyboardInterrupt:
             pass
         render.message(
-            f"watch stopped: {self.sweeps} sweep(s), {self.moved} conversation(s) moved, "
-            f"{self.skipped} skipped"
+            f"watch stopped: {self.sweeps} sweep(s), {self.moved} conversation(s) moved, {self.skipped} skipped"
         )
 
     def next_tick(self) -> float:
@@ -75,9 +74,7 @@ class Watcher:
         heading = f"sweep {self.sweeps} at {format_instant(now)}: {summary_line(result)}"
         print_result(
             result,
-            heading=heading
-            if result.transitions
-            else f"sweep {self.sweeps} at {format_instant(now)}: nothing due",
+            heading=heading if result.transitions else f"sweep {self.sweeps} at {format_instant(now)}: nothing due",
         )
 
     def wait(self, tick: float) -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from ocac.cli.common import JSON_HELP, settings
+from ocac.cli.common import JSON_HELP, settings, sub_app
 
-app = typer.Typer(
-    help="Manage workstreams: waiting auto-close and wrap-up block times.", no_args_is_help=True
-)
+app = sub_app("Manage workstreams: waiting auto-close and wrap-up block times.")
 
 KEEP = "keep"
 

@@ -129,8 +129,7 @@ def validate(path: Path, conversations: list[Conversation]) -> None:
     for index, conversation in enumerate(conversations):
         if conversation.id in seen:
             raise StoreError(
-                f"store {path}: conversation #{index + 1}: duplicate id '{conversation.id}': "
-                "ids must be unique"
+                f"store {path}: conversation #{index + 1}: duplicate id '{conversation.id}': ids must be unique"
             )
         seen.add(conversation.id)
         if conversation.state is waiting and conversation.channel not in WAITING_CHANNELS:

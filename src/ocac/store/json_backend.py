@@ -43,8 +43,7 @@ def decode(path: Path, data: bytes, *, writable: bool) -> Document:
     """Parse and validate a JSON store; `writable` keeps what is needed to write it back."""
     if not data.strip():
         raise StoreError(
-            f'store {path} is empty: a store is a JSON object such as {{"conversations": []}}; '
-            "restore it or remove it"
+            f'store {path} is empty: a store is a JSON object such as {{"conversations": []}}; restore it or remove it'
         )
     try:
         if writable:
@@ -87,9 +86,7 @@ def _describe(path: Path, data: bytes, error: Exception) -> StoreError:
     message = message.replace("Expected `object`, got `array`", "expected an object, found a list")
     item = _ITEM.match(where)
     if not where:
-        return StoreError(
-            f"store {path}: the top level must be an object with a 'conversations' list ({message})"
-        )
+        return StoreError(f"store {path}: the top level must be an object with a 'conversations' list ({message})")
     if item is None:
         return StoreError(f"store {path}: {where.lstrip('.')}: {message}")
     index = int(item.group("index"))
@@ -156,9 +153,7 @@ def _encode_top(document: Document, top: dict[str, Any]) -> Iterator[bytes]:
 
 
 def _encode_conversations(document: Document, raw_list: msgspec.Raw | None) -> Iterator[bytes]:
-    raws: list[msgspec.Raw] = (
-        [] if raw_list is None or document.cleared else _raw_list_decoder.decode(raw_list)
-    )
+    raws: list[msgspec.Raw] = [] if raw_list is None or document.cleared else _raw_list_decoder.decode(raw_list)
     yield b"["
     batch: list[bytes | msgspec.Raw] = []
     first = True
