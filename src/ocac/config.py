@@ -25,8 +25,8 @@ TOP_KEYS = ("rules", "workstreams")
 WORKSTREAM_KEYS = ("channel", "auto_close_after", "wrap_up_block")
 
 
-class _Invalid(Exception):
-    """A problem at a dotted key of the document, turned into a ConfigError by the caller."""
+class _Invalid(ConfigError):
+    """A problem at a dotted key of the document; `load_config` adds the file's path."""
 
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"{key}: {message}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
 from ocac.errors import InvalidDuration
 
@@ -19,10 +19,11 @@ _UNIT_SECONDS = {
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
 }  # fmt: skip
 _NUMBER = r"\d+(?:\.\d+)?"
-_PART = re.compile(rf"\s*({_NUMBER})\s*([a-z]+)\s*")
+_PART = re.compile(rf"\s*({_NUMBER})\s*([a-z]+)\s*", re.ASCII)
 _ISO = re.compile(
     rf"p(?:(?P<w>{_NUMBER})w)?(?:(?P<d>{_NUMBER})d)?"
-    rf"(?:t(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m)?(?:(?P<s>{_NUMBER})s)?)?"
+    rf"(?:t(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m)?(?:(?P<s>{_NUMBER})s)?)?",
+    re.ASCII,
 )
 _ISO_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
@@ -32,11 +33,12 @@ def parse_seconds(text: str) -> Decimal:
     raw = text.strip().lower()
     if not raw:
         raise InvalidDuration(f"empty duration: {ACCEPTED}")
-    if raw.isdigit():
-        return Decimal(raw) * 60
-    if raw.startswith("p"):
-        return _parse_iso(text, raw)
-    return _parse_units(text, raw)
+    with localcontext(prec=len(raw) + 10):  # exact: enough digits for any number in `raw`
+        if raw.isascii() and raw.isdigit():
+            return Decimal(raw) * 60
+        if raw.startswith("p"):
+            return _parse_iso(text, raw)
+        return _parse_units(text, raw)
 
 
 def _parse_units(text: str, raw: str) -> Decimal:
@@ -74,11 +76,11 @@ def parse_minutes(text: str) -> int | None:
     if text.strip().lower() in NEVER_WORDS:
         return None
     seconds = parse_seconds(text)
+    if seconds >= (MAX_MINUTES + 1) * 60:  # checked first: divmod of a huge Decimal raises
+        raise InvalidDuration(f"duration '{text}' is too long: the most is {MAX_MINUTES} minutes")
     minutes, remainder = divmod(seconds, 60)
     if remainder:
         raise InvalidDuration(f"duration '{text}' is not a whole number of minutes: {ACCEPTED}")
-    if minutes > MAX_MINUTES:
-        raise InvalidDuration(f"duration '{text}' is too long: the most is {MAX_MINUTES} minutes")
     return int(minutes)
 
 

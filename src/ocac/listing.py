@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
-from ocac.instants import format_instant, minutes_between
+from ocac.instants import format_instant, minutes_between, shift
 from ocac.model import Channel, Conversation, State
-from ocac.policy import Policy, Verdict, explain, plan
+from ocac.policy import Policy, Transition, Verdict, explain, plan
 
-_NEVER = datetime.max.replace(tzinfo=None)
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -53,11 +53,11 @@ class Row:
         return self.conversation.modified_on > self.now
 
     def sort_key(self) -> tuple[int, datetime, str]:
-        """Soonest due first; never-due last."""
+        """Soonest due first; never-due last. Aware instants compare correctly across offsets."""
         due = self.verdict.due_at
         if due is None:
             return (1, _NEVER, self.conversation.id)
-        return (0, due.replace(tzinfo=None) - (due.utcoffset() or timedelta(0)), self.conversation.id)
+        return (0, due, self.conversation.id)
 
     def to_json(self) -> dict[str, object]:
         """The object `conversations list --json` prints."""
@@ -89,11 +89,31 @@ def select(
 ) -> list[Row]:
     """The rows `conversations list` shows, soonest due first."""
     if filters.due_by is not None:
-        due = plan(conversations, policy, filters.due_by, deleted_records)
-        candidates: Iterable[Conversation] = (conversations[t.index] for t in due)
-    else:
-        candidates = conversations
-    rows = (Row(c, explain(c, policy, deleted_records), now) for c in candidates if filters.matches(c))
+        return _select_due(conversations, policy, now, filters, deleted_records)
+    rows = (Row(c, explain(c, policy, deleted_records), now) for c in conversations if filters.matches(c))
     if filters.limit is not None:
         return heapq.nsmallest(filters.limit, rows, key=Row.sort_key)
     return sorted(rows, key=Row.sort_key)
+
+
+def _select_due(
+    conversations: Sequence[Conversation],
+    policy: Policy,
+    now: datetime,
+    filters: Filters,
+    deleted_records: set[str] | frozenset[str],
+) -> list[Row]:
+    """Due conversations: ordered from the plan's thresholds, explained only once selected."""
+    assert filters.due_by is not None
+    due = [
+        t
+        for t in plan(conversations, policy, filters.due_by, deleted_records)
+        if filters.matches(conversations[t.index])
+    ]
+
+    def key(transition: Transition) -> tuple[int, datetime, str]:
+        due_at = shift(transition.modified_on, transition.threshold_minutes)
+        return (0, due_at, transition.id) if due_at else (1, _NEVER, transition.id)
+
+    chosen = heapq.nsmallest(filters.limit, due, key=key) if filters.limit is not None else sorted(due, key=key)
+    return [Row(c, explain(c, policy, deleted_records), now) for c in (conversations[t.index] for t in chosen)]

@@ -56,14 +56,20 @@ DEFAULT_RULES: Mapping[tuple[Channel, State], Rule] = _defaults()
 def rule_is_configurable(channel: Channel, state: State) -> str | None:
     """Why (channel, state) cannot have a rule, or None when it can."""
     if state is State.CLOSED:
-        return "closed is final: closed conversations are never moved"
+        instead = "" if channel is Channel.CASE else f"; set a {channel} open, active or wrap-up rule instead"
+        return f"closed is final: closed conversations are never moved{instead}"
+    if channel is Channel.CASE:
+        return "case conversations close when their linked record is deleted: use 'ocac records delete RECORD_ID'"
+    if state is State.WAITING and channel not in WAITING_CHANNELS:
+        return (
+            f"{channel} conversations never wait (only {', '.join(sorted(WAITING_CHANNELS))} do): "
+            f"set the {channel} open, active or wrap-up rule instead"
+        )
     if state is State.WAITING:
         return (
             "waiting conversations close after their workstream's inactivity time: "
             "use 'ocac workstream set NAME --channel CH --auto-close-after DURATION'"
         )
-    if channel is Channel.CASE:
-        return "case conversations close when their linked record is deleted: use 'ocac records delete RECORD_ID'"
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,14 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 _color: bool | None = None
+PIPE_WIDTH = 400
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def set_color(color: bool | None) -> None:
@@ -25,6 +34,9 @@ def _console(stderr: bool) -> Console:
     from rich.console import Console
 
     kwargs: dict[str, Any] = {"stderr": stderr, "markup": False, "highlight": False, "emoji": False}
+    stream = sys.stderr if stderr else sys.stdout
+    if not _isatty(stream) and "COLUMNS" not in os.environ:
+        kwargs["width"] = PIPE_WIDTH  # piped output: whole lines, never wrapped to a made-up 80 columns
     if _color is True:
         kwargs["force_terminal"] = True
     elif _color is False:
@@ -61,7 +73,7 @@ def table(*columns: str, title: str | None = None) -> Table:
     from rich import box
     from rich.table import Table
 
-    grid = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    grid = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False)
     for column in columns:
         grid.add_column(column, overflow="fold")  # data is never cut short with an ellipsis
     return grid

@@ -14,7 +14,10 @@ if TYPE_CHECKING:
 
     from ocac.model import Channel, State
 
-app = sub_app("Show and change the channel-state configuration (when conversations auto-close).")
+app = sub_app(
+    "Show and change the channel-state configuration (when conversations auto-close).\n\n"
+    "Example: ocac config set voice active 2h"
+)
 
 
 @app.command("show")

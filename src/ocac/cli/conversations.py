@@ -8,7 +8,7 @@ import typer
 
 from ocac.cli.common import JSON_HELP, NOW_HELP, load_config, load_store, resolve_now, settings, sub_app
 
-app = sub_app("List, inspect, add, import and change conversations.")
+app = sub_app("List, inspect, add, import and change conversations.\n\nExample: ocac conversations list --due")
 
 ACTIONS = ("monitor", "consult", "transfer", "message")
 

@@ -6,7 +6,7 @@ import typer
 
 from ocac.cli.common import JSON_HELP, settings, sub_app
 
-app = sub_app("Linked records of case conversations.")
+app = sub_app("Linked records of case conversations.\n\nExample: ocac records delete INC-00123")
 
 
 @app.command("delete")

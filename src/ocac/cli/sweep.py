@@ -11,7 +11,7 @@ from ocac.cli.common import JSON_HELP, NOW_HELP, load_config, resolve_now, setti
 if TYPE_CHECKING:
     from ocac.sweep import SweepResult
 
-app = sub_app("Move the conversations that stayed too long in their state.")
+app = sub_app("Move the conversations that stayed too long in their state.\n\nExample: ocac sweep run --dry-run")
 
 RUN_EPILOG = (
     "Exit codes: 0 success (whether or not anything moved); 1 unexpected error; 2 bad input "

@@ -124,15 +124,19 @@ class Document:
 
 def validate(path: Path, conversations: list[Conversation]) -> None:
     """Checks the types cannot express: unique ids, waiting only where channels can wait."""
-    seen: set[str] = set()
+    ids = [c.id for c in conversations]
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        for index, conversation_id in enumerate(ids):
+            if conversation_id in seen:
+                raise StoreError(
+                    f"store {path}: conversation #{index + 1}: duplicate id '{conversation_id}': "
+                    "ids must be unique"
+                )
+            seen.add(conversation_id)
     waiting = State.WAITING
-    for index, conversation in enumerate(conversations):
-        if conversation.id in seen:
-            raise StoreError(
-                f"store {path}: conversation #{index + 1}: duplicate id '{conversation.id}': ids must be unique"
-            )
-        seen.add(conversation.id)
-        if conversation.state is waiting and conversation.channel not in WAITING_CHANNELS:
+    for conversation in [c for c in conversations if c.state is waiting]:
+        if conversation.channel not in WAITING_CHANNELS:
             raise StoreError(
                 f"store {path}: conversation '{conversation.id}': state: {conversation.channel} "
                 "conversations cannot be waiting (only persistent-chat, sms, social and teams can)"

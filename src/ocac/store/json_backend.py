@@ -22,6 +22,7 @@ from ocac.model import KNOWN_FIELDS, Conversation
 from ocac.store.document import MARKER_KEY, Document, StoreMeta, validate
 
 _BATCH = 8192
+_INDENT = re.compile(rb"\n( +)\S")
 _PRETTY_LIMIT = 64 * 1024 * 1024
 
 
@@ -33,7 +34,6 @@ class _View(msgspec.Struct):
 
 _top_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _view_decoder = msgspec.json.Decoder(_View)
-_list_decoder = msgspec.json.Decoder(list[Conversation])
 _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _fields_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _encoder = msgspec.json.Encoder()
@@ -41,34 +41,39 @@ _encoder = msgspec.json.Encoder()
 
 def decode(path: Path, data: bytes, *, writable: bool) -> Document:
     """Parse and validate a JSON store; `writable` keeps what is needed to write it back."""
-    if not data.strip():
+    if not data or data.isspace():
         raise StoreError(
             f'store {path} is empty: a store is a JSON object such as {{"conversations": []}}; restore it or remove it'
         )
     try:
-        if writable:
-            top = _top_decoder.decode(data)
-            conversations = _list_decoder.decode(top.get("conversations", b"[]"))
-            deleted = msgspec.json.decode(top.get("deleted_records", b"[]"), type=list[str])
-            meta = msgspec.json.decode(top.get(MARKER_KEY, b"{}"), type=StoreMeta)
-            state: Any = _State(data, top)
-        else:
-            view = _view_decoder.decode(data)
-            conversations, deleted, meta, state = view.conversations, view.deleted_records, view.ocac, None
+        view = _view_decoder.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
         raise _describe(path, data, error) from None
     except RecursionError:
         raise StoreError(f"store {path}: JSON nested too deeply to read") from None
+    conversations, deleted, meta = view.conversations, view.deleted_records, view.ocac
+    state = _State(data) if writable else None
     validate(path, conversations)
     return Document(path, conversations, set(deleted), meta, state, len(conversations))
 
 
 class _State:
-    """The original buffer and its top-level entries as raw slices."""
+    """The original buffer; its top-level entries are sliced out only when writing."""
 
-    def __init__(self, data: bytes, top: dict[str, msgspec.Raw]) -> None:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
         self.pretty = b"\n" in data[:256] and len(data) < _PRETTY_LIMIT
-        self.top = top
+        found = _INDENT.search(data, 0, 256)
+        self.indent = len(found.group(1)) if found else 2
+        """The original's indentation, so that unchanged conversations are written as they were."""
+        self._top: dict[str, msgspec.Raw] | None = None
+
+    @property
+    def top(self) -> dict[str, msgspec.Raw]:
+        """Each top-level key's value as a raw slice of the original buffer."""
+        if self._top is None:
+            self._top = _top_decoder.decode(self.data)
+        return self._top
 
 
 _PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<where>[^`]*)`)?$", re.S)
@@ -135,7 +140,7 @@ def encode(document: Document) -> Iterator[bytes]:
     if MARKER_KEY in document.top_changed:
         top[MARKER_KEY] = document.meta
     if state is not None and state.pretty:
-        yield msgspec.json.format(b"".join(_encode_top(document, top)), indent=2)
+        yield msgspec.json.format(b"".join(_encode_top(document, top)), indent=state.indent)
         yield b"\n"
         return
     yield from _encode_top(document, top)
