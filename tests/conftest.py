@@ -64,12 +64,17 @@ def cli() -> Cli:
     return Cli()
 
 
-def run_ocac(*args: str, timeout: float = 60, env: dict[str, str] | None = None,
-             input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def run_ocac(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None, input: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Run `ocac` as a separate process (for locks, crashes, cron-style runs)."""
     return subprocess.run(
         [sys.executable, "-m", "ocac", *args],
-        capture_output=True, timeout=timeout, env={**os.environ, **(env or {})}, input=input, check=False,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        input=input,
+        check=False,
     )
 
 

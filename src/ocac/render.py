@@ -40,7 +40,7 @@ def _console(stderr: bool) -> Console:
     if _color is True:
         kwargs["force_terminal"] = True
     elif _color is False:
-        kwargs["no_color"] = True
+        kwargs["color_system"] = None  # --no-color: no escape codes at all
     return Console(**kwargs)
 
 
@@ -68,6 +68,10 @@ def print_json(document: object) -> None:
     sys.stdout.flush()
 
 
+COLUMN_STYLES = {"id": "cyan", "from → to": "yellow", "moves to": "yellow", "due": "magenta"}
+"""Colour for the columns people scan for (only on a terminal; never in piped output)."""
+
+
 def table(*columns: str, title: str | None = None) -> Table:
     """A plain table with these column headings."""
     from rich import box
@@ -75,7 +79,8 @@ def table(*columns: str, title: str | None = None) -> Table:
 
     grid = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False)
     for column in columns:
-        grid.add_column(column, overflow="fold")  # data is never cut short with an ellipsis
+        style = COLUMN_STYLES.get(column, "")
+        grid.add_column(column, overflow="fold", style=style)  # data is never cut short with an ellipsis
     return grid
 
 
