@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,8 +124,7 @@ def _rows(path: Path, data: bytes, what: str) -> list[msgspec.Raw]:
         if isinstance(document, dict):
             if "value" not in document:
                 raise ImportFileError(
-                    f"{path}: expected a Web API export, an object with 'value' (a list of {what}), "
-                    "or a bare list"
+                    f"{path}: expected a Web API export, an object with 'value' (a list of {what}), or a bare list"
                 )
             document = msgspec.json.decode(document["value"], type=list[msgspec.Raw])
     except msgspec.ValidationError as error:
@@ -179,7 +179,7 @@ def _channel(row: Mapping[str, msgspec.Raw]) -> Channel:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise _RowError(f"{name}: expected a string of option codes such as \"192360000\", found {_show(row[name])}")
+        raise _RowError(f'{name}: expected a string of option codes such as "192360000", found {_show(row[name])}')
     codes = [code.strip() for code in value.split(",")]
     channels: dict[Channel, None] = {}
     for code in codes:
@@ -193,7 +193,7 @@ def _channel(row: Mapping[str, msgspec.Raw]) -> Channel:
     return next(iter(channels))
 
 
-def _instant(row: Mapping[str, msgspec.Raw], name: str) -> Any:
+def _instant(row: Mapping[str, msgspec.Raw], name: str) -> datetime:
     return parse_instant(_string(row, name), name)
 
 
@@ -222,9 +222,7 @@ def read_conversations(path: Path, data: bytes, persistent_workstreams: set[str]
             raise ImportFileError(f"{path}: {where}: {error}") from None
         key = item.conversation.id
         if key in first_row:
-            raise ImportFileError(
-                f"{path}: {where}: duplicate activityid: row {first_row[key]} has it too"
-            )
+            raise ImportFileError(f"{path}: {where}: duplicate activityid: row {first_row[key]} has it too")
         first_row[key] = index + 1
         incoming.append(item)
     return incoming
@@ -247,7 +245,9 @@ def _conversation(row: Mapping[str, msgspec.Raw], persistent: set[str]) -> Incom
         raise _RowError(f"statuscode: unknown value {status}: use {_codes_help(STATUS_CODES)}")
     state = STATUS_CODES[status]
     channel = _channel(row)
-    workstream = _string(row, "_msdyn_liveworkstreamid_value") if _present(row, "_msdyn_liveworkstreamid_value") else None
+    workstream = (
+        _string(row, "_msdyn_liveworkstreamid_value") if _present(row, "_msdyn_liveworkstreamid_value") else None
+    )
     if channel is Channel.CHAT and workstream is not None and guid_key(workstream) in persistent:
         channel = Channel.PERSISTENT_CHAT
     if state is State.WAITING and not can_wait(channel):
