@@ -525,3 +525,10 @@ def test_export_then_import_into_an_empty_config_gives_the_same_matrix(minutes: 
     ]
     # And importing the same records again changes nothing.
     assert _apply(document, json.dumps({"value": export_records(policy)}).encode()).changes == []
+
+
+def test_a_case_row_links_its_regarding_record_so_records_delete_can_close_it() -> None:
+    [case] = _read(_row(msdyn_channel="192350000", _regardingobjectid_value="INC-0042"))
+    assert (case.conversation.channel, case.conversation.record_id) == (Channel.CASE, "INC-0042")
+    [chat] = _read(_row(_regardingobjectid_value="INC-0042"))
+    assert chat.conversation.record_id is None  # only case conversations close with their record

@@ -97,6 +97,9 @@ STATE_LABELS: Mapping[State, str] = {
     State.CLOSED: "Closed", State.WRAP_UP: "Wrap-up",
 }  # fmt: skip
 
+REGARDING = "_regardingobjectid_value"
+"""The record a case (entity records) conversation is about: ocac's `record_id`."""
+
 CONSUMED_FIELDS = frozenset(
     {"activityid", "statuscode", "msdyn_modifiedon", "modifiedon", "createdon", "_msdyn_liveworkstreamid_value"}
 )
@@ -265,12 +268,14 @@ def _conversation(row: Mapping[str, msgspec.Raw], persistent: set[str]) -> Incom
     modified_field = "msdyn_modifiedon" if _present(row, "msdyn_modifiedon") else "modifiedon"
     if not _present(row, modified_field):
         raise _RowError("missing 'msdyn_modifiedon' (and 'modifiedon')")
+    record = _string(row, REGARDING) if channel is Channel.CASE and _present(row, REGARDING) else None
     conversation = Conversation(
         id=activity,
         channel=channel,
         state=state,
         modified_on=_instant(row, modified_field),
         workstream=workstream,
+        record_id=record,
         created_on=_instant(row, "createdon") if _present(row, "createdon") else None,
     )
     extra = {

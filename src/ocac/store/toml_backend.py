@@ -89,7 +89,11 @@ def encode(document: Document) -> Iterator[bytes]:
         parsed["deleted_records"] = sorted(document.deleted_records)
     if MARKER_KEY in document.top_changed:
         parsed[MARKER_KEY] = msgspec.to_builtins(document.meta)
-    yield tomlkit.dumps(parsed).encode("utf-8")
+    try:
+        text = tomlkit.dumps(parsed)
+    except (TypeError, ValueError) as error:
+        raise StoreError(f"store {document.path}: cannot be written as TOML ({error}): use a .json store") from None
+    yield text.encode("utf-8")
 
 
 def _table(conversation: Conversation, extra: Mapping[str, Any]) -> Any:
@@ -101,8 +105,9 @@ def _table(conversation: Conversation, extra: Mapping[str, Any]) -> Any:
         if value is not None:
             table[name] = _value(value)
     for name, value in extra.items():
-        if name not in KNOWN_FIELDS:
-            table[name] = _plain(value)
+        plain = _plain(value)
+        if name not in KNOWN_FIELDS and plain is not None:  # TOML has no null: an absent key says it
+            table[name] = plain
     return table
 
 

@@ -1,0 +1,14 @@
+"""JSON nulls have no TOML spelling: a TOML store leaves such fields out."""
+
+
+def test_null_fields_imported_into_a_toml_store_are_left_out(tmp_path, cli) -> None:
+    import tomllib
+
+    store = tmp_path / "store.toml"
+    source = tmp_path / "in.json"
+    source.write_text('[{"id": "n1", "channel": "chat", "state": "open", "modified_on": "2026-11-25T10:00:00Z", '
+                      '"note": null, "kept": 1}]')
+    result = cli("--store", str(store), "conversations", "import", str(source))
+    assert result.exit_code == 0, result.output
+    [conversation] = tomllib.loads(store.read_text())["conversations"]
+    assert conversation["kept"] == 1 and "note" not in conversation
