@@ -194,6 +194,7 @@ def edit_config(
     import tomlkit
 
     with fsutil.locked(path, lock_timeout, "config"):
+        fsutil.remove_stale_temps(path)  # what a killed edit left; we hold the lock, so no live one did
         document = _parse_for_edit(path)
         original = tomlkit.dumps(document)
         before = _validated(path, document.unwrap())

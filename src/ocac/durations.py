@@ -47,7 +47,7 @@ def _parse_units(text: str, raw: str) -> Decimal:
     while position < len(raw):
         match = _PART.match(raw, position)
         if match is None or match.group(2) not in _UNIT_SECONDS:
-            raise InvalidDuration(f"invalid duration '{text}': {ACCEPTED}")
+            raise InvalidDuration(f"invalid duration {text!r}: {ACCEPTED}")
         total += _number(text, match.group(1)) * _UNIT_SECONDS[match.group(2)]
         position = match.end()
     return total
@@ -57,7 +57,7 @@ def _parse_iso(text: str, raw: str) -> Decimal:
     match = _ISO.fullmatch(raw)
     if match is None or raw in ("p", "pt") or raw.endswith("t"):
         hint = " (months and years have no fixed length)" if re.search(r"\d[my]", raw) else ""
-        raise InvalidDuration(f"invalid ISO 8601 duration '{text}'{hint}: {ACCEPTED}")
+        raise InvalidDuration(f"invalid ISO 8601 duration {text!r}{hint}: {ACCEPTED}")
     return sum(
         (_number(text, value) * _ISO_SECONDS[unit] for unit, value in match.groupdict().items() if value),
         Decimal(0),
@@ -68,7 +68,7 @@ def _number(text: str, digits: str) -> Decimal:
     try:
         return Decimal(digits)
     except InvalidOperation:  # pragma: no cover - the regex admits only decimals
-        raise InvalidDuration(f"invalid number in duration '{text}': {ACCEPTED}") from None
+        raise InvalidDuration(f"invalid number in duration {text!r}: {ACCEPTED}") from None
 
 
 def parse_minutes(text: str) -> int | None:
@@ -77,10 +77,10 @@ def parse_minutes(text: str) -> int | None:
         return None
     seconds = parse_seconds(text)
     if seconds >= (MAX_MINUTES + 1) * 60:  # checked first: divmod of a huge Decimal raises
-        raise InvalidDuration(f"duration '{text}' is too long: the most is {MAX_MINUTES} minutes")
+        raise InvalidDuration(f"duration {text!r} is too long: the most is {MAX_MINUTES} minutes")
     minutes, remainder = divmod(seconds, 60)
     if remainder:
-        raise InvalidDuration(f"duration '{text}' is not a whole number of minutes: {ACCEPTED}")
+        raise InvalidDuration(f"duration {text!r} is not a whole number of minutes: {ACCEPTED}")
     return int(minutes)
 
 

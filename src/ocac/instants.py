@@ -11,17 +11,17 @@ ACCEPTED = "use RFC 3339 with an offset, e.g. 2026-11-25T12:00:00Z or 2026-11-25
 
 def parse_instant(text: str, what: str = "time") -> datetime:
     """Parse an RFC 3339 timestamp; one without an offset is refused, since it is ambiguous."""
-    raw = text.strip()
+    raw = text.strip().upper()  # RFC 3339 allows a lower-case t and z
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise InvalidTime(f"invalid {what} '{text}': {ACCEPTED}") from None
+        raise InvalidTime(f"invalid {what} {text!r}: {ACCEPTED}") from None
     if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidTime(f"{what} '{text}' has no offset: {ACCEPTED}")
+        raise InvalidTime(f"{what} {text!r} has no offset: {ACCEPTED}")
     try:
         return value.astimezone(UTC)
     except OverflowError:
-        raise InvalidTime(f"{what} '{text}' is outside the years 1 to 9999 in UTC") from None
+        raise InvalidTime(f"{what} {text!r} is outside the years 1 to 9999 in UTC") from None
 
 
 def format_instant(value: datetime) -> str:

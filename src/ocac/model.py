@@ -89,7 +89,7 @@ def _parse_name(text: str, kind: type[_E], what: str) -> _E:
     choices = [m.value for m in kind]
     close = difflib.get_close_matches(key, choices, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
-    raise InvalidName(f"unknown {what} '{text}': {hint}use one of {', '.join(choices)}")
+    raise InvalidName(f"unknown {what} {text!r}: {hint}use one of {', '.join(choices)}")
 
 
 def parse_channel(text: str) -> Channel:

@@ -265,7 +265,7 @@ def _cutoff_key(
 ) -> tuple[Channel, State, str | None]:
     """Conversations with equal keys share a verdict (up to their own modified_on)."""
     channel, state = conversation.channel, conversation.state
-    if channel is Channel.CASE:
+    if channel is Channel.CASE and state in (State.OPEN, State.ACTIVE):  # as in explain()
         record = conversation.record_id
         return channel, state, "deleted" if record in deleted_records else None
     if state is State.WAITING or (state is State.WRAP_UP and policy.workstreams):

@@ -1,0 +1,138 @@
+"""The root command: version, where files are (flag > environment > default), and help for every command."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from conftest import Cli, run_ocac
+from ocac import __version__
+from ocac.cli import app
+
+
+def walk(command: object, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], object]]:
+    """Every command and sub-command under `command`, with the words that invoke it."""
+    yield path, command
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        yield from walk(sub, (*path, name))
+
+
+COMMANDS = list(walk(typer.main.get_command(app)))
+PATHS = [path for path, _ in COMMANDS]
+
+
+def test_the_tree_has_the_expected_commands() -> None:
+    paths = {" ".join(p) for p in PATHS}
+    assert {
+        "", "config", "config show", "config set", "config unset", "config reset", "config path",
+        "workstream", "workstream set", "workstream list", "workstream remove",
+        "sweep", "sweep run", "conversations", "records", "history", "status",
+    } <= paths  # fmt: skip
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) or "ocac" for p in PATHS])
+def test_every_command_has_a_summary_and_an_example(path: tuple[str, ...], command: object) -> None:
+    help_text = getattr(command, "help", None) or ""
+    epilog = getattr(command, "epilog", None) or ""
+    summary = help_text.split("\n\n")[0]
+    assert summary and "\n" not in summary.strip(), f"{path}: the summary is not one line: {summary!r}"
+    assert summary.strip().endswith("."), f"{path}: {summary!r}"
+    examples = [
+        line.strip() for line in (help_text + "\n" + epilog).splitlines() if line.strip().startswith("Example:")
+    ]
+    assert examples, f"ocac {' '.join(path)} has no 'Example:' line"
+    for example in examples:
+        assert example.startswith("Example: ocac "), example
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[" ".join(p) or "ocac" for p in PATHS])
+def test_help_works_for_every_command(cli: Cli, path: tuple[str, ...]) -> None:
+    for flag in ("--help", "-h"):
+        result = cli(*path, flag)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.lstrip().startswith(f"Usage: {' '.join(('ocac', *path))} ")
+        assert "Example:" in result.stdout
+        assert result.stderr == ""
+
+
+def test_version(cli: Cli) -> None:
+    result = cli("--version")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, f"ocac {__version__}\n", "")
+
+
+def test_version_as_a_process() -> None:
+    result = run_ocac("--version", timeout=30)
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"ocac {__version__}\n".encode(), b"")
+
+
+def test_config_path_precedence(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OCAC_CONFIG")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    assert cli("config", "path").stdout == f"{tmp_path / 'xdg-config' / 'ocac' / 'config.toml'}\n"
+    monkeypatch.setenv("OCAC_CONFIG", str(tmp_path / "from-env.toml"))
+    assert cli("config", "path").stdout == f"{tmp_path / 'from-env.toml'}\n"
+    result = cli("--config", str(tmp_path / "from-flag.toml"), "config", "path")
+    assert (result.exit_code, result.stdout) == (0, f"{tmp_path / 'from-flag.toml'}\n")
+
+
+def write_store(path: Path, conversation_id: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "conversations": [
+            {"id": conversation_id, "channel": "chat", "state": "open", "modified_on": "2026-11-25T11:00:00Z"}
+        ],
+        "deleted_records": [],
+    }))  # fmt: skip
+
+
+def listed_ids(cli: Cli, *root_options: str) -> list[str]:
+    result = cli(*root_options, "conversations", "list", "--json", "--now", "2026-11-25T12:00:00Z")
+    assert result.exit_code == 0, result.output
+    return [c for c in ("default", "env", "flag") if f'"from-{c}"' in result.stdout]
+
+
+def test_store_path_precedence(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_store(tmp_path / "xdg-data" / "ocac" / "conversations.json", "from-default")
+    write_store(tmp_path / "env.json", "from-env")
+    write_store(tmp_path / "flag.json", "from-flag")
+    monkeypatch.delenv("OCAC_STORE")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    assert listed_ids(cli) == ["default"]
+    monkeypatch.setenv("OCAC_STORE", str(tmp_path / "env.json"))
+    assert listed_ids(cli) == ["env"]
+    assert listed_ids(cli, "--store", str(tmp_path / "flag.json")) == ["flag"]
+
+
+def test_config_flag_beats_the_environment_when_reading(cli: Cli, tmp_path: Path, config_path: Path) -> None:
+    config_path.write_text('[rules.voice]\nactive = "1h"\n')
+    flag = tmp_path / "flag.toml"
+    flag.write_text('[rules.voice]\nactive = "3h"\n')
+    rows = json.loads(cli("--config", str(flag), "config", "show", "--json").stdout)
+    assert [r["minutes"] for r in rows if (r["channel"], r["state"]) == ("voice", "active")] == [180]
+    rows = json.loads(cli("config", "show", "--json").stdout)
+    assert [r["minutes"] for r in rows if (r["channel"], r["state"]) == ("voice", "active")] == [60]
+
+
+def test_a_known_error_is_one_line_on_stderr_with_its_exit_code(cli: Cli, config_path: Path) -> None:
+    config_path.write_text("rules = 1\n")
+    result = cli("config", "show")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"ocac: error: config {config_path}: rules: expected a table, found int\n"
+
+
+def test_a_folder_as_config_is_a_file_access_error(cli: Cli, tmp_path: Path) -> None:
+    result = cli("--config", str(tmp_path), "config", "show")
+    assert result.exit_code == 4
+    assert result.stderr == f"ocac: error: config {tmp_path} is a directory, not a file\n"
+
+
+def test_an_unknown_command_is_a_usage_error(cli: Cli) -> None:
+    result = cli("confg")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "confg" in result.stderr
