@@ -36,12 +36,17 @@ def settings(ctx: typer.Context) -> Settings:
     return root.obj
 
 
+def clock() -> datetime:
+    """The current instant, to the second: stamps stay readable and idle times whole."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
 def resolve_now(text: str | None) -> datetime:
     """`--now` parsed, or the clock (the shell is where the clock is read)."""
     from ocac.instants import parse_instant
 
     if text is None or text.strip().lower() == "now":
-        return datetime.now(UTC)
+        return clock()
     return parse_instant(text, "--now")
 
 

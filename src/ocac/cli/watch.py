@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import typer
 
-from ocac.cli.common import load_config, load_store, settings
+from ocac.cli.common import clock, load_config, load_store, settings
 
 
 class Watcher:
@@ -54,7 +54,7 @@ class Watcher:
         from ocac.instants import format_instant
         from ocac.sweep import run_sweep
 
-        now = datetime.now(UTC)
+        now = clock()
         s = settings(self.ctx)
         try:
             policy = load_config(self.ctx).policy
