@@ -145,6 +145,8 @@ def load_config(path: Path) -> LoadedConfig:
         document = tomllib.loads(_decode(path, data))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config {path} is not valid TOML ({error}): fix the file") from None
+    except RecursionError:
+        raise ConfigError(f"config {path}: nested too deeply to read: fix the file") from None
     return LoadedConfig(path, True, _validated(path, document))
 
 

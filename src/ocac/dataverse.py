@@ -123,6 +123,10 @@ def _decode(raw: msgspec.Raw) -> Any:
 def _rows(path: Path, data: bytes, what: str) -> list[msgspec.Raw]:
     """The rows of a Web API document (`{"value": [...]}`) or of a bare JSON list."""
     try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ImportFileError(f"{path} is not UTF-8 text (byte {error.start})") from None
+    try:
         document = msgspec.json.decode(data, type=dict[str, msgspec.Raw] | list[msgspec.Raw])
         if isinstance(document, dict):
             if "value" not in document:

@@ -105,7 +105,7 @@ def _run_ids(path: Path, offset: int) -> set[str]:
     with open(path, "rb") as handle:
         handle.seek(offset)
         for line in handle:
-            with contextlib.suppress(msgspec.MsgspecError):
+            with contextlib.suppress(msgspec.MsgspecError, UnicodeDecodeError):
                 run_id = msgspec.json.decode(line, type=dict[str, object]).get("run_id")
                 if isinstance(run_id, str):
                     runs.add(run_id)
@@ -132,5 +132,5 @@ def read(path: Path, marker: SweepMarker | None) -> Iterator[Entry]:
                 continue
             try:
                 yield _decoder.decode(line)
-            except msgspec.MsgspecError as error:
+            except (msgspec.MsgspecError, UnicodeDecodeError) as error:
                 raise StoreError(f"history {path}: line {number}: {error}") from None

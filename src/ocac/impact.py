@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ocac.instants import ahead as later
 from ocac.model import Conversation
 from ocac.policy import Policy, plan
 
@@ -41,7 +42,7 @@ def impact(
     """How many conversations are due now, within an hour and within a day, before and after."""
     horizons = []
     for name, ahead in HORIZONS:
-        instant = now + ahead
+        instant = later(now, ahead // timedelta(minutes=1))  # clamped at the year 9999
         old = {t.id for t in plan(conversations, before, instant, deleted_records)}
         new = {t.id for t in plan(conversations, after, instant, deleted_records)}
         horizons.append(Horizon(name, len(old), len(new), sorted(new - old)[:EXAMPLES], sorted(old - new)[:EXAMPLES]))

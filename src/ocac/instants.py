@@ -25,8 +25,14 @@ def parse_instant(text: str, what: str = "time") -> datetime:
 
 
 def format_instant(value: datetime) -> str:
-    """RFC 3339 in UTC with `Z`, with fractions only when there are some."""
-    text = value.astimezone(UTC).isoformat()
+    """RFC 3339 in UTC with `Z`, with fractions only when there are some.
+
+    A stored stamp such as 0001-01-01T00:00:00+01:00 has no UTC spelling; it keeps its offset.
+    """
+    try:
+        text = value.astimezone(UTC).isoformat()
+    except OverflowError:
+        return value.isoformat()
     return text.removesuffix("+00:00") + "Z"
 
 
@@ -41,3 +47,11 @@ def shift(instant: datetime, minutes: int) -> datetime | None:
         return instant + timedelta(minutes=minutes)
     except OverflowError:
         return None
+
+
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def ahead(instant: datetime, minutes: int) -> datetime:
+    """`instant` plus `minutes`, or the last representable instant when that is past the year 9999."""
+    return shift(instant, minutes) or LATEST

@@ -42,6 +42,10 @@ def read_import(path: Path, data: bytes, file_format: str) -> list[Incoming]:
 
 def _json_rows(path: Path, data: bytes) -> list[tuple[str, dict[str, Any]]]:
     try:
+        data.decode("utf-8")  # all of it: fields ocac does not read are copied into the store as they are
+    except UnicodeDecodeError as error:
+        raise ImportFileError(f"{path} is not UTF-8 text (byte {error.start})") from None
+    try:
         document = msgspec.json.decode(data, type=list[dict[str, msgspec.Raw]] | dict[str, msgspec.Raw])
         if isinstance(document, dict):
             if "conversations" not in document:

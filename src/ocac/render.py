@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -54,9 +55,26 @@ def err() -> Console:
     return _console(stderr=True)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_LONG = re.compile(r"[^\s']{200,}")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters shown as escapes (`\\n`, `\\x1b`): data never moves the cursor."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+def one_line(text: str, limit: int = 1000) -> str:
+    """`text` as one printable line; in a long one, runs of 200+ characters are cut in the middle."""
+    text = printable(text)
+    if len(text) <= limit:
+        return text
+    return _LONG.sub(lambda m: f"{m.group()[:60]}…({len(m.group())} characters)…{m.group()[-20:]}", text)
+
+
 def message(text: str) -> None:
     """A message for the user, on stderr."""
-    err().print(text, soft_wrap=True)
+    err().print(printable(text), soft_wrap=True)
 
 
 def print_json(document: object) -> None:
@@ -77,7 +95,11 @@ def table(*columns: str, title: str | None = None) -> Table:
     from rich import box
     from rich.table import Table
 
-    grid = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False)
+    class _Table(Table):
+        def add_row(self, *cells: Any, **options: Any) -> None:
+            super().add_row(*(printable(c) if isinstance(c, str) else c for c in cells), **options)
+
+    grid = _Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False)
     for column in columns:
         style = COLUMN_STYLES.get(column, "")
         grid.add_column(column, overflow="fold", style=style)  # data is never cut short with an ellipsis
@@ -86,7 +108,7 @@ def table(*columns: str, title: str | None = None) -> Table:
 
 def show(renderable: object) -> None:
     """Print a table or text on stdout."""
-    out().print(renderable)
+    out().print(printable(renderable) if isinstance(renderable, str) else renderable)
 
 
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024

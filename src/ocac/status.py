@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from ocac.durations import format_minutes
-from ocac.instants import format_instant, minutes_between
+from ocac.instants import ahead, format_instant, minutes_between
 from ocac.model import Channel, State
 from ocac.policy import Policy, plan
 from ocac.store.document import Document, SweepMarker
@@ -66,7 +66,7 @@ def summarise(document: Document, policy: Policy, now: datetime, interval_minute
             oldest[conversation.channel] = (conversation.id, conversation.modified_on)
     deleted = document.deleted_records
     due_now = len(plan(document.conversations, policy, now, deleted))
-    due_next = len(plan(document.conversations, policy, now + timedelta(minutes=interval_minutes), deleted))
+    due_next = len(plan(document.conversations, policy, ahead(now, interval_minutes), deleted))
     return Summary(
         now, interval_minutes,
         {c: dict(row) for c, row in counts.items()}, due_now, due_next,

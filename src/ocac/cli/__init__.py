@@ -58,7 +58,7 @@ def _is_cli_signal(error: Exception) -> bool:
 def _fail(ctx: typer.Context, message: str, code: int) -> None:
     from ocac import render
 
-    render.message(f"ocac: error: {message}")
+    render.message(f"ocac: error: {render.one_line(message)}")
     ctx.exit(code)
 
 

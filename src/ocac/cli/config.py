@@ -77,8 +77,10 @@ def _edit_and_report(
     json: bool,
 ) -> None:
     from ocac import config
+    from ocac.cli.common import resolve_now
     from ocac.cli.impact import report_change
 
+    resolve_now(now)  # a bad --now is refused before the file is written
     s = settings(ctx)
     change = config.edit_config(s.config_path, mutation, lock_timeout=s.lock_timeout, dry_run=dry_run)
     report_change(ctx, change, cells, dry_run=dry_run, now=now, json=json)

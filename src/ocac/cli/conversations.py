@@ -31,11 +31,10 @@ def list_(
 
     Example: ocac conversations list --due --limit 20
     """
-    from datetime import timedelta
-
     from ocac import render
     from ocac.durations import format_idle, parse_minutes
     from ocac.errors import InvalidInput
+    from ocac.instants import ahead
     from ocac.listing import Filters, select
     from ocac.model import parse_channel, parse_state
 
@@ -45,7 +44,7 @@ def list_(
         minutes = parse_minutes(due_within)
         if minutes is None:
             raise InvalidInput("--due-within needs a finite duration such as 1h")
-        due_by = instant + timedelta(minutes=minutes)
+        due_by = ahead(instant, minutes)
     filters = Filters(
         frozenset(parse_channel(c) for c in channel or ()),
         frozenset(parse_state(s) for s in state or ()),

@@ -42,6 +42,7 @@ def run(
     from ocac.sweep import run_sweep
 
     instant = resolve_now(now)
+    argv = notify_argv(notify_command) if notify_command is not None else None  # refused before sweeping
     policy = load_config(ctx).policy
     s = settings(ctx)
     wanted = not quiet and not json and render.large(s.store_path)
@@ -51,8 +52,8 @@ def run(
         render.print_json(result.to_json())
     elif not quiet:
         print_result(result)
-    if notify_command and result.written:
-        notify(notify_command, result)
+    if argv and result.written:
+        notify(argv, result)
 
 
 def print_result(result: SweepResult, heading: str | None = None) -> None:
@@ -86,21 +87,29 @@ def summary_line(result: SweepResult) -> str:
     return f"{verb} {len(result.transitions)} of {result.considered} conversation(s): {parts}"
 
 
-def notify(command: str, result: SweepResult) -> None:
-    """Run the notify command with the transitions on stdin; a failure is reported, the sweep stands."""
+def notify_argv(command: str) -> list[str]:
+    """The notify command split into arguments (no shell); a bad one is refused before the sweep."""
     import shlex
-    import subprocess
 
-    import msgspec
-
-    from ocac.errors import InvalidInput, NotifyFailed
+    from ocac.errors import InvalidInput
 
     try:
         argv = shlex.split(command)
     except ValueError as error:
-        raise InvalidInput(f"--notify-command: {error}") from None
+        raise InvalidInput(f"--notify-command: {error}: fix the quoting") from None
     if not argv:
-        raise InvalidInput("--notify-command is empty")
+        raise InvalidInput("--notify-command is empty: give a command, or leave the option out")
+    return argv
+
+
+def notify(argv: list[str], result: SweepResult) -> None:
+    """Run the notify command with the transitions on stdin; a failure is reported, the sweep stands."""
+    import subprocess
+
+    import msgspec
+
+    from ocac.errors import NotifyFailed
+
     payload = msgspec.json.encode(result.to_json())
     try:
         completed = subprocess.run(argv, input=payload, capture_output=True, timeout=120, check=False)

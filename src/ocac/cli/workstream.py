@@ -41,6 +41,7 @@ def set_(
     Example: ocac workstream set "Contoso SMS" --channel sms --auto-close-after 2d
     """
     from ocac import config
+    from ocac.cli.common import resolve_now
     from ocac.cli.impact import report_change
     from ocac.durations import parse_minutes
     from ocac.model import parse_channel
@@ -48,6 +49,7 @@ def set_(
     chan = parse_channel(channel) if channel is not None else None
     auto = parse_minutes(auto_close_after) if auto_close_after is not None else KEEP
     block = parse_minutes(wrap_up_block) if wrap_up_block is not None else KEEP
+    resolve_now(now)  # a bad --now is refused before the file is written
     s = settings(ctx)
     mutation = config.set_workstream(name, chan, auto, block)
     change = config.edit_config(s.config_path, mutation, lock_timeout=s.lock_timeout, dry_run=dry_run)

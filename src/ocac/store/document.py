@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -25,8 +25,8 @@ class SweepMarker(msgspec.Struct, omit_defaults=True):
 
     run_id: str
     at: str
-    moved: int
-    history_size: int
+    moved: Annotated[int, msgspec.Meta(ge=0)]
+    history_size: Annotated[int, msgspec.Meta(ge=0)]
 
 
 class StoreMeta(msgspec.Struct, omit_defaults=True):

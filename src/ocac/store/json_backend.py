@@ -51,6 +51,8 @@ def decode(path: Path, data: bytes, *, writable: bool) -> Document:
         raise _describe(path, data, error) from None
     except RecursionError:
         raise StoreError(f"store {path}: JSON nested too deeply to read") from None
+    except UnicodeDecodeError:
+        raise StoreError(f"store {path} is not UTF-8 text: fix the file or restore a backup") from None
     conversations, deleted, meta = view.conversations, view.deleted_records, view.ocac
     state = _State(data) if writable else None
     validate(path, conversations)
@@ -62,7 +64,7 @@ class _State:
 
     def __init__(self, data: bytes) -> None:
         self.data = data
-        self.pretty = b"\n" in data[:256] and len(data) < _PRETTY_LIMIT
+        self.pretty = b"\n" in data[:256].rstrip() and len(data) < _PRETTY_LIMIT  # not a final newline alone
         found = _INDENT.search(data, 0, 256)
         self.indent = len(found.group(1)) if found else 2
         """The original's indentation, so that unchanged conversations are written as they were."""
