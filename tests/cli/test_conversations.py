@@ -297,7 +297,7 @@ def test_import_json_list_upserts_by_id(cli, floor: Path, tmp_path: Path) -> Non
     )
     result = cli("conversations", "import", str(source), "--json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {"added": 1, "updated": 1, "replaced": False, "written": True}
+    assert json.loads(result.stdout) == {"added": 1, "updated": 1, "unchanged": 0, "replaced": False, "written": True}
     document = store.load(floor, writable=True)
     assert [c.id for c in document.conversations] == [str(c["id"]) for c in FLOOR] + ["n1"]
     updated = store.fields_of(document, 0)
@@ -316,7 +316,7 @@ def test_import_store_shaped_object(cli, floor: Path, tmp_path: Path) -> None:  
     source.write_text(json.dumps({"conversations": [conv("o1", "teams", "active", 3)], "deleted_records": ["X"]}))
     result = cli("conversations", "import", str(source))
     assert result.exit_code == 0, result.stderr
-    assert result.stderr.strip() == "imported 1 conversation(s): 1 added, 0 updated"
+    assert result.stderr.strip() == "imported 1 conversation(s): 1 added, 0 updated, 0 unchanged"
     assert stored(floor)["o1"] == ("active", NOW - timedelta(minutes=3))
     assert len(stored(floor)) == len(FLOOR) + 1
 
@@ -393,7 +393,7 @@ def test_import_replace(cli, floor: Path, tmp_path: Path) -> None:  # type: igno
     source = tmp_path / "in.json"
     source.write_text(json.dumps([conv("chat-due", "chat", "active", 1), conv("r2", "voice", "open", 2)]))
     result = cli("conversations", "import", str(source), "--replace", "--json")
-    assert json.loads(result.stdout) == {"added": 2, "updated": 0, "replaced": True, "written": True}
+    assert json.loads(result.stdout) == {"added": 2, "updated": 0, "unchanged": 0, "replaced": True, "written": True}
     assert stored(floor) == {
         "chat-due": ("active", NOW - timedelta(minutes=1)), "r2": ("open", NOW - timedelta(minutes=2)),
     }  # fmt: skip
@@ -478,3 +478,14 @@ def test_set_state_waiting_refused_where_channels_cannot_wait(cli, store_path: P
 def test_set_state_unknown(cli, floor: Path) -> None:  # type: ignore[no-untyped-def]
     assert "no conversation 'nope'" in fail(cli("conversations", "set-state", "nope", "closed"))
     assert "unknown state 'shut'" in fail(cli("conversations", "set-state", "chat-due", "shut"))
+
+
+def test_importing_what_is_already_stored_changes_nothing_and_does_not_rewrite(cli, sample_store, tmp_path):
+    before = sample_store.stat()
+    first = cli("conversations", "import", str(sample_store), "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout) == {
+        "added": 0, "updated": 0, "unchanged": 300, "replaced": False, "written": False,
+    }  # fmt: skip
+    after = sample_store.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)

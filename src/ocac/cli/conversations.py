@@ -212,7 +212,7 @@ def import_(
     if kind not in ("auto", "json", "csv", "dataverse"):
         raise InvalidInput(f"unknown --format '{file_format}': use auto, json, csv or dataverse")
     s = settings(ctx)
-    counts = {"added": 0, "updated": 0}
+    counts = {"added": 0, "updated": 0, "unchanged": 0}
     wanted = not json and (render.large(file) or render.large(s.store_path))
     with render.progress(3, wanted=wanted) as step:
         step(f"reading {file.name}")
@@ -230,7 +230,7 @@ def import_(
             if replace:
                 txn.document.clear()
             for item in incoming:
-                counts[txn.document.upsert(item.conversation, item.extra)] += 1
+                counts[store.upsert(txn.document, item.conversation, item.extra)] += 1
             step("writing store")
             written = txn.commit()
     if json:
@@ -238,7 +238,8 @@ def import_(
         return
     how = " (replacing the store's conversations)" if replace else ""
     render.message(
-        f"imported {len(incoming)} conversation(s){how}: {counts['added']} added, {counts['updated']} updated"
+        f"imported {len(incoming)} conversation(s){how}: {counts['added']} added, "
+        f"{counts['updated']} updated, {counts['unchanged']} unchanged"
     )
 
 

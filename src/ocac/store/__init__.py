@@ -7,6 +7,6 @@ keeping every field and top-level key it does not know exactly as it was.
 """
 
 from ocac.store.document import Document, SweepMarker
-from ocac.store.files import fields_of, history_path, load, transaction
+from ocac.store.files import fields_of, history_path, load, transaction, upsert
 
-__all__ = ["Document", "SweepMarker", "fields_of", "history_path", "load", "transaction"]
+__all__ = ["Document", "SweepMarker", "fields_of", "history_path", "load", "transaction", "upsert"]

@@ -130,8 +130,7 @@ def validate(path: Path, conversations: list[Conversation]) -> None:
         for index, conversation_id in enumerate(ids):
             if conversation_id in seen:
                 raise StoreError(
-                    f"store {path}: conversation #{index + 1}: duplicate id '{conversation_id}': "
-                    "ids must be unique"
+                    f"store {path}: conversation #{index + 1}: duplicate id '{conversation_id}': ids must be unique"
                 )
             seen.add(conversation_id)
     waiting = State.WAITING

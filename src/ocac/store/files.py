@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ocac import fsutil
+from ocac.model import KNOWN_FIELDS, Conversation
 from ocac.store.document import Document, StoreMeta
 
 
@@ -73,3 +75,30 @@ def fields_of(document: Document, index: int) -> dict[str, object]:
     """Every field of one conversation as stored, known and unknown (for `conversations show`)."""
     fields: dict[str, object] = _backend(document.path).fields_of(document, index)
     return fields
+
+
+def upsert(document: Document, conversation: Conversation, extra: Mapping[str, Any]) -> str:
+    """Add or replace a conversation: 'added', 'updated', or 'unchanged' when it is stored as given.
+
+    An unchanged conversation is not marked for writing, so an import that brings nothing new
+    leaves the store file untouched.
+    """
+    index = document.index_of(conversation.id)
+    if (
+        index is not None
+        and index < document.original_count
+        and not document.cleared
+        and index not in document.changed
+        and index not in document.replaced
+        and document.conversations[index] == conversation
+    ):
+        stored = {k: v for k, v in fields_of(document, index).items() if k not in KNOWN_FIELDS}
+        if stored == {k: _plain(v) for k, v in extra.items()}:
+            return "unchanged"
+    return document.upsert(conversation, extra)
+
+
+def _plain(value: object) -> object:
+    import msgspec
+
+    return msgspec.json.decode(value) if isinstance(value, msgspec.Raw) else value

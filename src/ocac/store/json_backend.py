@@ -8,6 +8,7 @@ unknown fields still as raw slices, so values round-trip exactly.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -76,6 +77,12 @@ class _State:
         if self._top is None:
             self._top = _top_decoder.decode(self.data)
         return self._top
+
+    @functools.cached_property
+    def raws(self) -> list[msgspec.Raw]:
+        """Each original conversation as a raw slice of the original buffer."""
+        raw_list = self.top.get("conversations")
+        return [] if raw_list is None else _raw_list_decoder.decode(raw_list)
 
 
 _PATH = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<where>[^`]*)`)?$", re.S)
@@ -160,7 +167,8 @@ def _encode_top(document: Document, top: dict[str, Any]) -> Iterator[bytes]:
 
 
 def _encode_conversations(document: Document, raw_list: msgspec.Raw | None) -> Iterator[bytes]:
-    raws: list[msgspec.Raw] = [] if raw_list is None or document.cleared else _raw_list_decoder.decode(raw_list)
+    state: _State | None = document.backend_state
+    raws: list[msgspec.Raw] = [] if raw_list is None or document.cleared or state is None else state.raws
     yield b"["
     batch: list[bytes | msgspec.Raw] = []
     first = True
@@ -215,5 +223,4 @@ def fields_of(document: Document, index: int) -> dict[str, Any]:
     state: _State | None = document.backend_state
     if state is None or index in document.changed or index in document.replaced:
         return msgspec.to_builtins(document.conversations[index])  # type: ignore[no-any-return]
-    raw = _raw_list_decoder.decode(state.top["conversations"])[index]
-    return msgspec.json.decode(raw, type=dict[str, Any])
+    return msgspec.json.decode(state.raws[index], type=dict[str, Any])
