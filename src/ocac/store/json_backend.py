@@ -153,6 +153,8 @@ def encode(document: Document) -> Iterator[bytes]:
         yield b"\n"
         return
     yield from _encode_top(document, top)
+    if state is None or state.data.endswith(b"\n"):
+        yield b"\n"  # a text file ends with a newline, unless the original did not
 
 
 def _encode_top(document: Document, top: dict[str, Any]) -> Iterator[bytes]:
