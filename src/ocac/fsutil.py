@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -60,24 +61,32 @@ class AtomicFile:
         folder = self.target.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            mode = self._mode()
+            existing = self._existing()
+            mode = existing.st_mode & 0o7777 if existing else _DEFAULT_MODE & ~_umask()
             self._temp = folder / f".{self.target.name}.{secrets.token_hex(6)}.tmp"
             fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as handle:
                 for chunk in chunks:
                     handle.write(chunk)
                 handle.flush()
+                if existing and (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
+                    with contextlib.suppress(OSError):  # keep the owner (root may; others keep their group)
+                        os.fchown(handle.fileno(), existing.st_uid, existing.st_gid)
                 os.fchmod(handle.fileno(), mode)
                 os.fsync(handle.fileno())
         except OSError as error:
             self.abort()
             raise describe_os_error(error, self.target, "write") from None
 
-    def _mode(self) -> int:
+    def _existing(self) -> os.stat_result | None:
+        """The file being replaced; a read-only one is refused, since a rename would get round that."""
         try:
-            return os.stat(self.target).st_mode & 0o7777
+            existing = os.stat(self.target)
         except FileNotFoundError:
-            return _DEFAULT_MODE & ~_umask()
+            return None
+        if not existing.st_mode & 0o222 or not os.access(self.target, os.W_OK):
+            raise FileAccessError(f"cannot write {self.target}: the file is read-only; make it writable to change it")
+        return existing
 
     def commit(self) -> None:
         """Rename the temporary file over the target and make the rename durable."""
@@ -129,25 +138,57 @@ def remove_stale_temps(path: Path) -> None:
                 leftover.unlink()
 
 
+_LOCK_POLL = 0.02
+
+
 @contextlib.contextmanager
 def locked(path: Path, timeout: float, what: str) -> Iterator[None]:
-    """Hold the exclusive lock of `path` (a sidecar `.lock` file); the kernel frees it if we die."""
-    from filelock import FileLock, Timeout
+    """Hold the exclusive lock of `path`: flock on a sidecar `.lock` file.
+
+    The kernel frees the lock when its holder exits or is killed, so a crashed run never
+    leaves a stale lock. The holder writes its pid into the file so that a waiter can name it.
+    """
+    import fcntl
 
     target = real_path(path)
     lock_path = target.with_name(target.name + ".lock")
+    fd = _open_lock_file(lock_path, what)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(lock_path, timeout=timeout, is_singleton=False)
-        lock.acquire()
-    except Timeout:
-        raise LockTimeout(
-            f"{what} {path} is locked by another ocac process (lock file {lock_path}); "
-            f"gave up after {timeout:g}s: try again, or raise --lock-timeout"
-        ) from None
-    except OSError as error:
-        raise describe_os_error(error, lock_path, f"lock {what}") from None
-    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(
+                        f"{what} {path} is locked by {_holder(lock_path)} (lock file {lock_path}); "
+                        f"gave up after {timeout:g}s: try again, or raise --lock-timeout"
+                    ) from None
+                time.sleep(_LOCK_POLL)
+        with contextlib.suppress(OSError):  # the pid is a courtesy for waiters, not a requirement
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
-        lock.release()
+        os.close(fd)  # releases the lock
+
+
+def _open_lock_file(lock_path: Path, what: str) -> int:
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError:
+        with contextlib.suppress(OSError):  # someone else's lock file: a read-only handle can still lock
+            return os.open(lock_path, os.O_RDONLY)
+        raise FileAccessError(f"cannot lock {what}: cannot create {lock_path}: permission denied") from None
+    except OSError as error:
+        raise describe_os_error(error, lock_path, f"lock {what} with") from None
+
+
+def _holder(lock_path: Path) -> str:
+    try:
+        pid = int(lock_path.read_text().strip())
+    except (OSError, ValueError):
+        return "another ocac process"
+    return f"another ocac process (pid {pid})"

@@ -118,15 +118,14 @@ PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 @contextlib.contextmanager
 def progress(steps: int, *, wanted: bool) -> Iterator[Callable[[str], None]]:
     """A transient progress bar on stderr, on a terminal only; yields `step(description)`."""
-    console = err()
-    if not wanted or not console.is_terminal:
+    if not wanted or not _isatty(sys.stderr):
         yield lambda description: None
         return
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     bar = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
+        console=err(), transient=True,
     )  # fmt: skip
     with bar:
         task = bar.add_task("starting", total=steps)

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from filelock import FileLock
 
 from conftest import SAMPLE, SAMPLE_NOW
-from ocac import history, store
+from ocac import fsutil, history, store
 from ocac.model import State
 
 T = "2026-11-25T12:00:00Z"
@@ -197,7 +196,7 @@ def test_bad_config_exits_2(cli, small: Path, config_path: Path) -> None:  # typ
 
 def test_lock_held_exits_3(cli, small: Path) -> None:  # type: ignore[no-untyped-def]
     before = snapshot(small)
-    with FileLock(str(small) + ".lock"):
+    with fsutil.locked(small, 1, "store"):
         result = cli("--lock-timeout", "0.2", "sweep", "run", "--now", T)
     assert result.exit_code == 3
     assert result.stdout == ""

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from filelock import FileLock
 
-from ocac import history, store
+from ocac import fsutil, history, store
 from ocac.errors import LockTimeout
 from ocac.model import State
 
@@ -97,7 +96,7 @@ def test_transaction_removes_stale_temp_files_and_uncommitted_history(store_path
 
 def test_transaction_waits_for_the_lock_then_gives_up(store_path: Path) -> None:
     write_store(store_path, [conv("a")])
-    with FileLock(str(store_path) + ".lock"):
+    with fsutil.locked(store_path, 1, "store"):
         with pytest.raises(LockTimeout) as caught, store.transaction(store_path, 0.1):
             pytest.fail("the lock was held")  # pragma: no cover
     message = str(caught.value)

@@ -8,7 +8,7 @@ from ocac.cli.common import JSON_HELP, settings, sub_app
 
 app = sub_app(
     "Manage workstreams: waiting auto-close and wrap-up block times.\n\n"
-    "Example: ocac workstream set \"Contoso SMS\" --channel sms --auto-close-after 2d"
+    'Example: ocac workstream set "Contoso SMS" --channel sms --auto-close-after 2d'
 )
 
 KEEP = "keep"
