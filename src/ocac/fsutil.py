@@ -177,10 +177,10 @@ def locked(path: Path, timeout: float, what: str) -> Iterator[None]:
 def _open_lock_file(lock_path: Path, what: str) -> int:
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)  # a symlink is never written through
     except PermissionError:
         with contextlib.suppress(OSError):  # someone else's lock file: a read-only handle can still lock
-            return os.open(lock_path, os.O_RDONLY)
+            return os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW)
         raise FileAccessError(f"cannot lock {what}: cannot create {lock_path}: permission denied") from None
     except OSError as error:
         raise describe_os_error(error, lock_path, f"lock {what} with") from None

@@ -38,11 +38,26 @@ class Entry(msgspec.Struct, kw_only=True):
     idle_minutes: int
 
 
+class Record(msgspec.Struct, gc=False):
+    """An `Entry` as written: the same fields, with the instant already formatted once per sweep."""
+
+    run_id: str
+    at: str
+    id: str
+    channel: str
+    from_state: str = msgspec.field(name="from")
+    to_state: str = msgspec.field(name="to")
+    reason: str
+    rule: str
+    threshold_minutes: int
+    idle_minutes: int
+
+
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Entry)
 
 
-def encode_entries(entries: Iterable[Entry]) -> bytes:
+def encode_entries(entries: Iterable[Entry | Record]) -> bytes:
     """JSON Lines for `entries`."""
     return _encoder.encode_lines(list(entries))
 

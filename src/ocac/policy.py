@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from ocac.instants import minutes_between, shift
+from ocac.instants import shift
 from ocac.model import RULE_STATES, WAITING_CHANNELS, Channel, Conversation, Reason, State
 
 DAY = 1440
@@ -211,22 +211,24 @@ class Transition(msgspec.Struct, frozen=True, gc=False):
     """The timestamp the plan was made against; the executor re-checks it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Cutoff:
     before: datetime | None
     """Due when modified_on is strictly before this; None: nothing can be due."""
-    verdict: Verdict
+    target: State
+    reason: Reason
+    rule: str
+    threshold: int
 
 
 def _cutoff(now: datetime, verdict: Verdict) -> _Cutoff:
-    threshold = verdict.threshold_minutes
-    before = None
-    if threshold is not None:
-        try:
-            before = now - timedelta(minutes=threshold)
-        except OverflowError:
-            before = None
-    return _Cutoff(before, verdict)
+    assert verdict.target is not None and verdict.reason is not None
+    threshold = verdict.threshold_minutes or 0
+    try:
+        before: datetime | None = now - timedelta(minutes=threshold)
+    except OverflowError:
+        before = None
+    return _Cutoff(before, verdict.target, verdict.reason, verdict.rule or "", threshold)
 
 
 def plan(
@@ -239,25 +241,58 @@ def plan(
 
     Equivalent to `explain(c).is_due(now)` for every `c`, but with one cutoff instant per
     rule instead of per-conversation arithmetic, since stores hold millions of conversations.
+    The cells whose verdict depends on nothing but (channel, state) are looked up first.
     """
     cutoffs: dict[tuple[Channel, State, str | None], _Cutoff | None] = {}
+    simple = _simple_cutoffs(policy, now)
     transitions: list[Transition] = []
+    append = transitions.append
     closed = State.CLOSED
+    minute = timedelta(minutes=1)
     for index, conversation in enumerate(conversations):
         state = conversation.state
         if state is closed:
             continue
-        key = _cutoff_key(conversation, policy, deleted_records)
-        if key in cutoffs:
-            cutoff = cutoffs[key]
+        cell = (conversation.channel, state)
+        if cell in simple:
+            cutoff = simple[cell]
         else:
-            verdict = explain(conversation, policy, deleted_records)
-            cutoff = cutoffs[key] = _cutoff(now, verdict) if verdict.target else None
+            key = _cutoff_key(conversation, policy, deleted_records)
+            if key in cutoffs:
+                cutoff = cutoffs[key]
+            else:
+                verdict = explain(conversation, policy, deleted_records)
+                cutoff = cutoffs[key] = _cutoff(now, verdict) if verdict.target else None
         if cutoff is None or cutoff.before is None:
             continue
-        if conversation.modified_on < cutoff.before:
-            transitions.append(_transition(index, conversation, cutoff.verdict, now))
+        modified_on = conversation.modified_on
+        if modified_on < cutoff.before:
+            append(
+                Transition(
+                    index,
+                    conversation.id,
+                    conversation.channel,
+                    state,
+                    cutoff.target,
+                    cutoff.reason,
+                    cutoff.rule,
+                    cutoff.threshold,
+                    (now - modified_on) // minute,
+                    modified_on,
+                )  # fmt: skip
+            )
     return transitions
+
+
+def _simple_cutoffs(policy: Policy, now: datetime) -> dict[tuple[Channel, State], _Cutoff | None]:
+    """Cutoffs of the cells whose verdict depends on (channel, state) alone."""
+    cells: dict[tuple[Channel, State], _Cutoff | None] = {}
+    for channel, state in policy.rules:
+        if channel is Channel.CASE or (state is State.WRAP_UP and policy.workstreams):
+            continue  # case: its record decides; wrap-up: a workstream's block may
+        verdict = explain(Conversation("", channel, state, now), policy)
+        cells[channel, state] = _cutoff(now, verdict) if verdict.target else None
+    return cells
 
 
 def _cutoff_key(
@@ -271,19 +306,3 @@ def _cutoff_key(
     if state is State.WAITING or (state is State.WRAP_UP and policy.workstreams):
         return channel, state, conversation.workstream
     return channel, state, None
-
-
-def _transition(index: int, conversation: Conversation, verdict: Verdict, now: datetime) -> Transition:
-    assert verdict.target is not None and verdict.reason is not None
-    return Transition(
-        index=index,
-        id=conversation.id,
-        channel=conversation.channel,
-        from_state=conversation.state,
-        to_state=verdict.target,
-        reason=verdict.reason,
-        rule=verdict.rule or "",
-        threshold_minutes=verdict.threshold_minutes or 0,
-        idle_minutes=minutes_between(conversation.modified_on, now),
-        modified_on=conversation.modified_on,
-    )

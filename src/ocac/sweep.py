@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import msgspec
-
 from ocac import history, store
 from ocac.instants import format_instant
 from ocac.policy import Policy, Transition, plan
@@ -72,27 +70,22 @@ def plan_sweep(document: Document, policy: Policy, now: datetime) -> list[Transi
 
 def apply(document: Document, transitions: list[Transition], now: datetime) -> None:
     """Move each planned conversation to its target and restart its clock at `now`."""
-    replace = msgspec.structs.replace
     conversations = document.conversations
     for transition in transitions:
-        current = conversations[transition.index]
-        document.update(transition.index, replace(current, state=transition.to_state, modified_on=now))
+        conversation = conversations[transition.index]
+        conversation.state = transition.to_state
+        conversation.modified_on = now
+    document.mark_changed((t.index for t in transitions), ("state", "modified_on"))
 
 
-def history_entries(run_id: str, now: datetime, transitions: list[Transition]) -> list[history.Entry]:
+def history_records(run_id: str, now: datetime, transitions: list[Transition]) -> list[history.Record]:
     """The audit records of an applied sweep."""
+    at = format_instant(now)
+    record = history.Record
     return [
-        history.Entry(
-            run_id=run_id,
-            at=now,
-            id=t.id,
-            channel=str(t.channel),
-            from_state=str(t.from_state),
-            to_state=str(t.to_state),
-            reason=str(t.reason),
-            rule=t.rule,
-            threshold_minutes=t.threshold_minutes,
-            idle_minutes=t.idle_minutes,
+        record(
+            run_id, at, t.id, t.channel, t.from_state, t.to_state, t.reason, t.rule, t.threshold_minutes,
+            t.idle_minutes,
         )  # fmt: skip
         for t in transitions
     ]
@@ -131,7 +124,7 @@ def run_sweep(
         progress("writing store and history")
         apply(document, transitions, now)
         log = store.history_path(store_path)
-        lines = history.encode_entries(history_entries(run_id, now, transitions))
+        lines = history.encode_entries(history_records(run_id, now, transitions))
         previous = history.size(log)
         document.set_marker(SweepMarker(run_id, format_instant(now), len(transitions), previous + len(lines)))
         written = txn.commit(before_replace=lambda: history.append(log, lines))

@@ -41,7 +41,7 @@ def _write(path: Path, document: object) -> Path:
 def test_import_the_sample_export(cli: Any, store_path: Path) -> None:
     result = cli("conversations", "import", "--format", "dataverse", str(EXPORT), "--persistent-workstream", PERSISTENT)
     assert result.exit_code == 0, result.output
-    assert result.stderr == "imported 22 conversation(s): 22 added, 0 updated\n"
+    assert result.stderr == "imported 22 conversation(s): 22 added, 0 updated, 0 unchanged\n"
     document = store.load(store_path, writable=True)
     counts = Counter((str(c.channel), str(c.state)) for c in document.conversations)
     assert counts == {
@@ -77,12 +77,14 @@ def test_the_imported_sample_sweeps_as_the_reference_rules_say(cli: Any) -> None
     ]  # fmt: skip
 
 
-def test_reimporting_updates(cli: Any) -> None:
+def test_reimporting_the_same_export_changes_nothing(cli: Any, store_path: Path) -> None:
     args = ("conversations", "import", "--format", "DataVerse", str(EXPORT), "--persistent-workstream", PERSISTENT)
     cli(*args)
+    before = store_path.stat()
     result = cli(*args)
     assert result.exit_code == 0, result.output
-    assert result.stderr == "imported 22 conversation(s): 0 added, 22 updated\n"
+    assert result.stderr == "imported 22 conversation(s): 0 added, 0 updated, 22 unchanged\n"
+    assert (store_path.stat().st_ino, store_path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
 def test_import_without_the_persistent_workstream_is_refused_and_writes_nothing(cli: Any, store_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import msgspec
 
 from ocac.errors import StoreError
-from ocac.model import WAITING_CHANNELS, Conversation, State
+from ocac.model import KNOWN_FIELDS, WAITING_CHANNELS, Conversation, State
 
 MARKER_KEY = "ocac"
 """The top-level key where ocac records the last committed sweep (see `SweepMarker`)."""
@@ -46,11 +46,10 @@ class Document:
     backend_state: Any = None
     """What the backend keeps to write unchanged parts back as they were."""
     original_count: int = 0
-    changed: set[int] = field(default_factory=set)
-    """Indexes whose known fields changed (unknown fields are kept)."""
+    changed: dict[int, set[str]] = field(default_factory=dict)
+    """Indexes whose known fields changed, with those fields' names (unknown fields are kept)."""
     replaced: dict[int, Mapping[str, Any]] = field(default_factory=dict)
     """Indexes rewritten whole (imports), with the unknown fields to write."""
-    originals: dict[int, Conversation] = field(default_factory=dict)
     cleared: bool = False
     top_changed: set[str] = field(default_factory=set)
     _index: dict[str, int] | None = None
@@ -74,12 +73,28 @@ class Document:
     def update(self, index: int, conversation: Conversation) -> None:
         """Change known fields of an existing conversation; its unknown fields are kept."""
         old = self.conversations[index]
-        if old == conversation:
+        differing = {name for name in KNOWN_FIELDS if getattr(old, name) != getattr(conversation, name)}
+        if not differing:
             return
-        self.originals.setdefault(index, old)
         self.conversations[index] = conversation
         if index not in self.replaced:
-            self.changed.add(index)
+            self.changed.setdefault(index, set()).update(differing)
+
+    def mark_changed(self, indexes: Iterable[int], fields: Iterable[str]) -> None:
+        """Record that the conversations at `indexes`, changed in place, differ in `fields`.
+
+        The fast path for a sweep, which moves many conversations the same way.
+        """
+        names = set(fields)
+        changed, replaced = self.changed, self.replaced
+        for index in indexes:
+            if index in replaced:
+                continue
+            current = changed.get(index)
+            if current is None:
+                changed[index] = names
+            elif current is not names:
+                changed[index] = current | names
 
     def upsert(self, conversation: Conversation, extra: Mapping[str, Any]) -> str:
         """Add a conversation or replace one with the same id whole; 'added' or 'updated'."""
@@ -92,7 +107,7 @@ class Document:
             self.replaced[index] = extra
             return "added"
         self.conversations[index] = conversation
-        self.changed.discard(index)
+        self.changed.pop(index, None)
         self.replaced[index] = extra
         return "updated"
 
@@ -130,7 +145,8 @@ def validate(path: Path, conversations: list[Conversation]) -> None:
         for index, conversation_id in enumerate(ids):
             if conversation_id in seen:
                 raise StoreError(
-                    f"store {path}: conversation #{index + 1}: duplicate id '{conversation_id}': ids must be unique"
+                    f"store {path}: conversation #{index + 1}: duplicate id '{conversation_id}': "
+                    "ids must be unique"
                 )
             seen.add(conversation_id)
     waiting = State.WAITING

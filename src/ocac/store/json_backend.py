@@ -169,24 +169,32 @@ def _encode_top(document: Document, top: dict[str, Any]) -> Iterator[bytes]:
 
 
 def _encode_conversations(document: Document, raw_list: msgspec.Raw | None) -> Iterator[bytes]:
+    """The conversations array: original slices, with changed and new conversations encoded."""
     state: _State | None = document.backend_state
     raws: list[msgspec.Raw] = [] if raw_list is None or document.cleared or state is None else state.raws
-    yield b"["
-    batch: list[bytes | msgspec.Raw] = []
-    first = True
-    for index, conversation in document.entries():
-        if index in document.replaced:
-            batch.append(_encode_whole(conversation, document.replaced[index]))
-        elif index in document.changed:
-            batch.append(_encode_changed(raws[index], document.originals[index], conversation))
+    items: list[bytes | msgspec.Raw] = list(raws[: len(document.conversations)])
+    conversations = document.conversations
+    values = _ValueCache()
+    for index, fields in document.changed.items():
+        items[index] = _encode_changed(raws[index], conversations[index], fields, values)
+    for index, extra in document.replaced.items():
+        encoded = _encode_whole(conversations[index], extra)
+        if index < len(items):
+            items[index] = encoded
         else:
-            batch.append(raws[index])
-        if len(batch) == _BATCH:
-            yield (b"" if first else b",") + b",".join(batch)
-            batch, first = [], False
-    if batch:
-        yield (b"" if first else b",") + b",".join(batch)
+            items.append(encoded)
+    yield b"["
+    for start in range(0, len(items), _BATCH):
+        yield (b"," if start else b"") + b",".join(items[start : start + _BATCH])
     yield b"]"
+
+
+class _ValueCache(dict[object, msgspec.Raw]):
+    """Encoded known-field values: a sweep writes the same few states and instants many times."""
+
+    def __missing__(self, value: object) -> msgspec.Raw:
+        raw = self[value] = msgspec.Raw(_encoder.encode(_value(value)))
+        return raw
 
 
 def _value(value: object) -> object:
@@ -195,16 +203,16 @@ def _value(value: object) -> object:
     return value
 
 
-def _encode_changed(raw: msgspec.Raw, old: Conversation, new: Conversation) -> bytes:
+def _encode_changed(
+    raw: msgspec.Raw, conversation: Conversation, names: set[str], values: _ValueCache
+) -> bytes:
     fields = _fields_decoder.decode(raw)
-    for name in KNOWN_FIELDS:
-        value = getattr(new, name)
-        if value == getattr(old, name) and name in fields:
-            continue
+    for name in names:
+        value = getattr(conversation, name)
         if value is None:
             fields.pop(name, None)
         else:
-            fields[name] = msgspec.Raw(_encoder.encode(_value(value)))
+            fields[name] = values[value]
     return _encoder.encode(fields)
 
 

@@ -76,13 +76,12 @@ def encode(document: Document) -> Iterator[bytes]:
             tables.append(_table(conversation, document.replaced[index]))
             continue
         table = originals[index]
-        if index in document.changed:
-            for name in KNOWN_FIELDS:
-                value = getattr(conversation, name)
-                if value is None:
-                    table.pop(name, None)
-                elif value != getattr(document.originals[index], name) or name not in table:
-                    table[name] = _value(value)
+        for name in document.changed.get(index, ()):
+            value = getattr(conversation, name)
+            if value is None:
+                table.pop(name, None)
+            else:
+                table[name] = _value(value)
         tables.append(table)
     parsed["conversations"] = tables
     if "deleted_records" in document.top_changed:
