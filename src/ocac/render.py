@@ -42,7 +42,14 @@ def _console(stderr: bool) -> Console:
         kwargs["force_terminal"] = True
     elif _color is False:
         kwargs["color_system"] = None  # --no-color: no escape codes at all
-    return Console(**kwargs)
+    console = Console(**kwargs)
+    console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
+    return console
+
+
+def _broken_pipe() -> None:
+    """Rich would exit with 1; the command line's handler stops quietly instead."""
+    raise BrokenPipeError
 
 
 def out() -> Console:

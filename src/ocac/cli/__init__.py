@@ -37,8 +37,8 @@ class OcacGroup(TyperGroup):
             return super().invoke(ctx)
         except OcacError as error:
             _fail(ctx, str(error), error.exit_code)
-        except BrokenPipeError:
-            sys.stderr.close()
+        except BrokenPipeError:  # the reader went away (`ocac … | head`): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the flush at exit goes nowhere
             ctx.exit(ExitCode.OK)
         except OSError as error:
             name = f" {error.filename}" if error.filename else ""

@@ -86,6 +86,9 @@ class Document:
         The fast path for a sweep, which moves many conversations the same way.
         """
         names = set(fields)
+        if not self.changed and not self.replaced:  # the common case: one sweep, nothing else
+            self.changed = dict.fromkeys(indexes, names)
+            return
         changed, replaced = self.changed, self.replaced
         for index in indexes:
             if index in replaced:

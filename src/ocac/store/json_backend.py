@@ -206,6 +206,7 @@ def _value(value: object) -> object:
 def _encode_changed(
     raw: msgspec.Raw, conversation: Conversation, names: set[str], values: _ValueCache
 ) -> bytes:
+    """The stored fields with the changed ones replaced: every other value stays a raw slice."""
     fields = _fields_decoder.decode(raw)
     for name in names:
         value = getattr(conversation, name)
