@@ -17,10 +17,11 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-GEN_VERSION = 1
+GEN_VERSION = 1  # part of the cache key: bump whenever the output changes
 DEFAULT_SEED = 42
 NOW_TEXT = "2026-11-25T12:00:00Z"
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
@@ -142,7 +143,7 @@ class Combo:
     deleted: bool = False  # case conversation whose record is deleted
 
 
-def effective_rules(config: dict) -> dict[str, dict[str, int | None]]:
+def effective_rules(config: dict[str, Any]) -> dict[str, dict[str, int | None]]:
     """Merge the config's ``[rules.*]`` overrides into the default thresholds."""
     rules: dict[str, dict[str, int | None]] = {}
     for channel, states in DEFAULT_RULES.items():
@@ -152,7 +153,7 @@ def effective_rules(config: dict) -> dict[str, dict[str, int | None]]:
     return rules
 
 
-def workstreams_by_channel(config: dict) -> dict[str, list[tuple[str, int | None]]]:
+def workstreams_by_channel(config: dict[str, Any]) -> dict[str, list[tuple[str, int | None]]]:
     """Map each channel to its workstreams and their auto-close (seconds)."""
     out: dict[str, list[tuple[str, int | None]]] = {c: [] for c in DEFAULT_RULES}
     for name, ws in config.get("workstreams", {}).items():
@@ -160,7 +161,7 @@ def workstreams_by_channel(config: dict) -> dict[str, list[tuple[str, int | None
     return out
 
 
-def build_combos(config: dict) -> list[Combo]:
+def build_combos(config: dict[str, Any]) -> list[Combo]:
     """All kinds of non-closed conversations with their sampling weights."""
     rules = effective_rules(config)
     by_channel = workstreams_by_channel(config)
@@ -310,8 +311,8 @@ def generate(n: int, label: str, seed: int, out: Path) -> tuple[Path, Path]:
         return store, meta
     out.mkdir(parents=True, exist_ok=True)
     config = tomllib.loads(CONFIG_TOML)
-    ws_names = {c: [n for n, _ in v] or [None]
-                for c, v in workstreams_by_channel(config).items()}
+    ws_names: dict[str, list[str | None]] = {
+        c: [name for name, _ in v] or [None] for c, v in workstreams_by_channel(config).items()}
     sampler = Sampler(random.Random(f"{seed}:{n}"), build_combos(config), ws_names)
     deleted: list[str] = []
     due = 0

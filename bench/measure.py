@@ -57,6 +57,22 @@ class ProcessFailed(RuntimeError):
     """A contender exited with a non-zero status."""
 
 
+CHILD_ENV: dict[str, str] = dict(os.environ)
+"""Environment of every timed child (see ``use_bytecode_cache``)."""
+
+
+def use_bytecode_cache(prefix: Path) -> None:
+    """Let children cache bytecode under ``prefix`` instead of never caching.
+
+    With PYTHONDONTWRITEBYTECODE set (as here) and no ``__pycache__`` in the
+    package under development, every ocac run would recompile its sources,
+    unlike an installed package; PYTHONPYCACHEPREFIX keeps the cache out of
+    the source tree and applies equally to all Python contenders.
+    """
+    CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+    CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(prefix)
+
+
 def run_timed(argv: list[str], stdout: Path | None = None,
               stderr: Path | None = None) -> Sample:
     """Run ``argv`` to completion; time it and read its peak RSS.
@@ -68,7 +84,8 @@ def run_timed(argv: list[str], stdout: Path | None = None,
     err = open(stderr, "wb") if stderr else open(os.devnull, "wb")
     with out, err:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                env=CHILD_ENV)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)

@@ -9,7 +9,7 @@ Global ``--store``/``--config`` options and four subcommands in two groups
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
@@ -24,26 +24,26 @@ app.add_typer(config_app, name="config")
 
 @app.callback()
 def main(
-    store: Optional[Path] = typer.Option(None, "--store", help="Store file."),  # noqa: UP045
-    config: Optional[Path] = typer.Option(None, "--config", help="Config file."),  # noqa: UP045
+    store: Annotated[Path | None, typer.Option("--store", help="Store file.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Config file.")] = None,
 ) -> None:
     """Global options, ignored."""
 
 
 @sweep_app.command("run")
 def sweep_run(
-    now: str = typer.Option("", "--now", help="Instant of the sweep."),
-    quiet: bool = typer.Option(False, "--quiet", help="No output."),
+    now: Annotated[str, typer.Option("--now", help="Instant of the sweep.")] = "",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No output.")] = False,
 ) -> None:
     """Do nothing (stands for a sweep)."""
 
 
 @conversations_app.command("list")
 def conversations_list(
-    due: bool = typer.Option(False, "--due", help="Only due ones."),
-    limit: int = typer.Option(50, "--limit", help="At most this many."),
-    now: str = typer.Option("", "--now", help="Instant."),
-    as_json: bool = typer.Option(False, "--json", help="JSON output."),
+    due: Annotated[bool, typer.Option("--due", help="Only due ones.")] = False,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many.")] = 50,
+    now: Annotated[str, typer.Option("--now", help="Instant.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Do nothing (stands for a listing)."""
 

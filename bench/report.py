@@ -100,7 +100,7 @@ def size_table(sizes: list[SizeResult]) -> list[str]:
              "| median peak RSS | RSS ÷ file |",
              "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in sizes:
-        for key, s in r.series.items():
+        for s in r.series.values():
             if not s.samples:
                 continue
             rss_x = s.rss_mib * 2**20 / r.file_bytes
@@ -152,6 +152,7 @@ def markdown(sizes: list[SizeResult], up: dict[str, Series], tools: Tools,
              args: argparse.Namespace, elapsed: float) -> str:
     """The whole results file."""
     goals = targets(sizes, up)
+    asserted = " (not asserted: smoke)" if args.smoke else ""
     notes = [f"- Runs: {args.runs} per contender and size (jq: {args.jq_runs_large} at 1m and "
              f"up, it is slow there); start-up: {args.startup_runs} each after one warm-up "
              "round. Contenders alternate, order rotated each round; copies made and "
@@ -159,8 +160,14 @@ def markdown(sizes: list[SizeResult], up: dict[str, Series], tools: Tools,
              "- Peak RSS is each child's own `ru_maxrss` (os.wait4). Ratios are medians "
              "over the floor (or minimal app) measured in the same run.",
              "- jq writes its result to stdout (a file, no fsync); floor and ocac write "
-             "atomically with fsync.",
-             f"- Whole run took {elapsed:.0f} s."]
+             "atomically with fsync. ocac also appends its audit trail "
+             "(`<store>.history.jsonl`, started afresh each run), which is part of its time.",
+             f"- Whole run took {elapsed:.0f} s; load average (1/5/15 min) "
+             f"{fmt_load(args.load_before)} at the start, {fmt_load(os.getloadavg())} at the "
+             "end (other work on the machine shows up as noise: compare min and median).",
+             "- Python children cache bytecode under `bench/.data/pycache` "
+             "(PYTHONPYCACHEPREFIX), like an installed package would"
+             + (" (disabled: --no-bytecode-cache)." if args.no_bytecode_cache else ".")]
     if args.smoke:
         notes.append("- Smoke run: timings are printed but not asserted.")
     lines = ["# ocac benchmark results", "",
@@ -170,9 +177,15 @@ def markdown(sizes: list[SizeResult], up: dict[str, Series], tools: Tools,
              *size_table(sizes), "", "## Start-up", "", *startup_table(up), "",
              "## Targets", "", "| target | measured | goal | result |",
              "| --- | ---: | ---: | --- |",
-             *[f"| {g.name} | {g.measured} | {g.goal} | {verdict(g.ok)} |" for g in goals],
+             *[f"| {g.name} | {g.measured} | {g.goal} | {verdict(g.ok)}{asserted} |"
+               for g in goals],
              "", "## Checks", "", *check_lines(sizes), "", "## Notes", "", *notes, ""]
     return "\n".join(lines)
+
+
+def fmt_load(load: tuple[float, float, float]) -> str:
+    """A load-average triple."""
+    return "/".join(f"{x:.1f}" for x in load)
 
 
 def check_lines(sizes: list[SizeResult]) -> list[str]:
@@ -183,9 +196,14 @@ def check_lines(sizes: list[SizeResult]) -> list[str]:
         if not c:
             out.append(f"- {r.label}: not checked (no ocac run)")
             continue
-        state = "ocac == jq" if c.get("ok") else "**MISMATCH** (see the run's output)"
-        out.append(f"- {r.label}: {state}: {c.get('ocac_moved')} of {c.get('conversations')} "
-                   f"conversations moved (generator expected {r.due}); unknown fields and "
-                   f"top-level keys kept; list --due returned {c.get('listed')} due ids; "
+        added = c.get("ocac_added_top_level_keys") or "none"
+        same = ("ocac == jq per id (state, modified_on instant)" if c.get("reference") == "jq"
+                else "jq missing: ocac checked against the generator's due count only")
+        state = (f"{same}, unknown fields and top-level keys kept (ocac added {added})"
+                 if c.get("ok") else "**MISMATCH** (details in the run's output)")
+        listed = (f"list --due returned {c['listed']} ids, all due" if "listed" in c
+                  else "list --due not checked")
+        out.append(f"- {r.label}: {state}; {c.get('ocac_moved')} of {c.get('conversations')} "
+                   f"conversations moved (generator expected {r.due}); {listed}; "
                    f"no-op rewrote the file {r.noop_rewritten} time(s)")
     return out

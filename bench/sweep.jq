@@ -55,10 +55,11 @@ def rules($cfg):
     else
       (if .state == "waiting" then [$ctx.auto_close[.workstream // ""], "closed"]
        elif .channel == "case" and (.state == "open" or .state == "active")
-            and $ctx.deleted[.record_id // ""] then [-1, "closed"]
+            and $ctx.deleted[.record_id // ""] then ["record deleted", "closed"]
        else ($ctx.rules[.channel][.state] // [null, "closed"])
        end) as [$after, $target]
-      | if $after != null and ($t - (.modified_on | instant)) > $after
+      | if $after == "record deleted"
+           or ($after != null and ($t - (.modified_on | instant)) > $after)
         then .state = $target | .modified_on = $stamp
         else .
         end

@@ -4,7 +4,8 @@
 
 Compares per conversation id: ``state`` and ``modified_on`` (as instants),
 and that every other field (known or unknown) is unchanged from the original,
-for both outputs; top-level keys other than ``conversations`` must be kept.
+for both outputs; top-level keys other than ``conversations`` must be kept
+(keys a tool adds, such as ocac's own ``ocac`` marker, are reported, not failed).
 With ``--list`` also checks a ``conversations list --due --limit N --json``
 output: at most N ids, all of them due per jq. Prints a JSON summary; exit
 status 1 on any mismatch (details on stderr).
@@ -27,15 +28,16 @@ SWEPT = ("state", "modified_on")
 def load(path: Path) -> dict[str, Any]:
     """Parse one JSON store."""
     with open(path, "rb") as fh:
-        return orjson.loads(fh.read())
+        doc: dict[str, Any] = orjson.loads(fh.read())
+    return doc
 
 
-def instant(text: str) -> datetime | str:
+def instant(text: Any) -> datetime | str:
     """RFC 3339 text as an aware datetime (the text itself if unparsable)."""
     try:
         return datetime.fromisoformat(text.replace("z", "Z"))
     except (ValueError, AttributeError, TypeError):
-        return text
+        return str(text)
 
 
 def rest(conv: dict[str, Any]) -> dict[str, Any]:
@@ -56,12 +58,12 @@ class Checker:
         elif len(self.problems) == MAX_REPORTED:
             self.problems.append("... (more mismatches not shown)")
 
-    def top_level(self, name: str, orig: dict[str, Any], out: dict[str, Any]) -> None:
-        """Other top-level keys must survive unchanged."""
-        before = {k: v for k, v in orig.items() if k != "conversations"}
-        after = {k: v for k, v in out.items() if k != "conversations"}
-        if before != after:
-            self.fail(f"{name}: top-level keys changed: {sorted(before)} -> {sorted(after)}")
+    def top_level(self, name: str, orig: dict[str, Any], out: dict[str, Any]) -> list[str]:
+        """Other top-level keys must survive unchanged; return the keys added."""
+        for key, value in orig.items():
+            if key != "conversations" and out.get(key, ...) != value:
+                self.fail(f"{name}: top-level key {key!r} lost or changed")
+        return sorted(out.keys() - orig.keys())
 
     def index(self, name: str, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
         """Conversations by id; duplicates are a problem."""
@@ -103,13 +105,13 @@ def moved_from(before: dict[str, Any], after: dict[str, Any]) -> bool:
     return a != b and instant(a) != instant(b)
 
 
-def swept(by_id: dict[str, dict[str, Any]]) -> dict[str, tuple[str, str]]:
+def swept(by_id: dict[str, dict[str, Any]]) -> dict[str, tuple[Any, Any]]:
     """id -> (state, modified_on) of one output."""
     return {cid: (c.get("state"), c.get("modified_on")) for cid, c in by_id.items()}
 
 
 def compare(chk: Checker, orig: dict[str, dict[str, Any]],
-            jq: dict[str, tuple[str, str]], ocac: dict[str, tuple[str, str]]) -> None:
+            jq: dict[str, tuple[Any, Any]], ocac: dict[str, tuple[Any, Any]]) -> None:
     """Per id: same state and the same modified_on instant."""
     for cid, (state, stamp) in ocac.items():
         want = jq.get(cid)
@@ -123,7 +125,7 @@ def compare(chk: Checker, orig: dict[str, dict[str, Any]],
                      f"{o.get('modified_on')}; jq {want[0]} {want[1]}; ocac {state} {stamp}")
 
 
-def listed_ids(path: Path) -> list[str] | None:
+def listed_ids(path: Path) -> list[Any] | None:
     """Ids in a ``list --json`` output (array, {key: array} or JSON lines)."""
     raw = path.read_bytes()
     try:
@@ -153,14 +155,14 @@ def check_list(chk: Checker, path: Path, limit: int, due: set[str]) -> int:
 
 def run(args: argparse.Namespace) -> tuple[Checker, dict[str, Any]]:
     """Do every check; return the checker and a summary."""
-    chk, summary = Checker(), {}
+    chk, summary = Checker(), dict[str, Any]()
     orig_doc = load(args.original)
     orig = chk.index("original", orig_doc)
-    results: dict[str, dict[str, tuple[str, str]]] = {}
+    results: dict[str, dict[str, tuple[Any, Any]]] = {}
     outputs = [("jq", args.jq)] if args.jq else []
     for name, path in [*outputs, ("ocac", args.ocac)]:
         doc = load(path)
-        chk.top_level(name, orig_doc, doc)
+        summary[f"{name}_added_top_level_keys"] = chk.top_level(name, orig_doc, doc)
         by_id = chk.index(name, doc)
         chk.same_ids(name, orig, by_id)
         summary[f"{name}_moved"] = chk.untouched(name, orig, by_id)
@@ -177,6 +179,7 @@ def run(args: argparse.Namespace) -> tuple[Checker, dict[str, Any]]:
                if cid in orig and moved_from(orig[cid], {"state": state, "modified_on": stamp})}
         summary["listed"] = check_list(chk, args.list, args.limit, due)
     summary["conversations"] = len(orig)
+    summary["reference"] = ref if args.jq else "generator"
     return chk, summary
 
 
