@@ -1,0 +1,1 @@
+"""Reliability suite: concurrency, crash safety, hostile input, files, security (tracker issue 6)."""
