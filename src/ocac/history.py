@@ -70,12 +70,20 @@ def size(path: Path) -> int:
         return 0
 
 
-def append(path: Path, data: bytes) -> None:
-    """Append whole lines and make them durable."""
+def append(path: Path, data: bytes, like: Path | None = None) -> None:
+    """Append whole lines and make them durable.
+
+    A new history gets the permissions of `like` (the store it audits), so a private store
+    does not get a world-readable history beside it.
+    """
+    mode = 0o666
+    if like is not None:
+        with contextlib.suppress(OSError):
+            mode = os.stat(like).st_mode & 0o666
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, mode)
         try:
-            os.write(fd, data) if len(data) < (1 << 30) else _write_all(fd, data)
+            _write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -127,5 +127,5 @@ def run_sweep(
         lines = history.encode_entries(history_records(run_id, now, transitions))
         previous = history.size(log)
         document.set_marker(SweepMarker(run_id, format_instant(now), len(transitions), previous + len(lines)))
-        written = txn.commit(before_replace=lambda: history.append(log, lines))
+        written = txn.commit(before_replace=lambda: history.append(log, lines, like=store_path))
         return SweepResult(run_id, now, False, transitions, len(document.conversations), written)

@@ -363,3 +363,16 @@ def test_a_leftover_temp_file_that_is_a_symlink_is_removed_not_followed(tmp_path
 
 if sys.platform != "linux":  # pragma: no cover
     pytestmark = pytest.mark.skip(reason="POSIX permissions are tested on Linux")
+
+
+def test_a_new_history_is_no_more_open_than_its_store(tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import SAMPLE, SAMPLE_NOW, run_ocac
+
+    store = tmp_path / "private.json"
+    shutil.copy(SAMPLE / "conversations.json", store)
+    os.chmod(store, 0o600)
+    done = run_ocac("--store", str(store), "--config", str(SAMPLE / "config.toml"), "sweep", "run", "--now", SAMPLE_NOW)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE((tmp_path / "private.history.jsonl").stat().st_mode) == 0o600
