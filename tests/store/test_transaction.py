@@ -60,9 +60,9 @@ def test_commit_replaces_atomically_and_cleans_up(store_path: Path) -> None:
     with store.transaction(store_path, 1) as txn:
         old = txn.document.conversations[1]
         txn.document.update(1, msgspec.structs.replace(old, state=State.ACTIVE))
-        calls: list[list[str]] = []
-        assert txn.commit(before_replace=lambda: calls.append(leftovers(store_path.parent)))
-    assert len(calls) == 1 and len(calls[0]) == 1  # the new store was complete beside the old one
+        calls: list[int] = []
+        assert txn.commit(before_replace=lambda: calls.append(os.stat(store_path).st_ino))
+    assert calls == [inode]  # ran once, while the old store was still in place
     assert os.stat(store_path).st_ino != inode
     assert leftovers(store_path.parent) == []
     assert [c.state for c in store.load(store_path).conversations] == [State.OPEN, State.ACTIVE]

@@ -46,17 +46,45 @@ class Transaction:
     def commit(self, before_replace: Callable[[], None] | None = None) -> bool:
         """Write the new store beside the old, run `before_replace`, then rename it into place.
 
-        Returns whether the store was written (a transaction that changed nothing writes
-        nothing). If the process dies at any point, the store is the old or the new file.
+        `before_replace` (a sweep's history append) runs in a second thread while the store is
+        written, since both mostly wait on the disk; the rename waits for both and does not
+        happen if either failed. Returns whether the store was written (a transaction that
+        changed nothing writes nothing). If the process dies at any point, the store is the old
+        or the new file.
         """
         if not self.document.dirty:
             return False
         with fsutil.AtomicFile(self.document.path) as replacement:
-            replacement.write(_backend(self.document.path).encode(self.document))
-            if before_replace is not None:
-                before_replace()
+            with _alongside(before_replace):
+                replacement.write(_backend(self.document.path).encode(self.document))
             replacement.commit()
         return True
+
+
+@contextmanager
+def _alongside(task: Callable[[], None] | None) -> Iterator[None]:
+    """Run `task` in a thread during the block; wait for it at the end and raise what it raised."""
+    if task is None:
+        yield
+        return
+    import threading
+
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            task()
+        except BaseException as error:  # handed to the caller below
+            failures.append(error)
+
+    worker = threading.Thread(target=run, name="ocac-alongside")
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.join()
+    if failures:
+        raise failures[0]
 
 
 @contextmanager
