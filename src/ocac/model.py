@@ -9,7 +9,7 @@ from typing import Annotated, TypeVar
 
 import msgspec
 
-from ocac.errors import InvalidName
+from ocac.errors import InvalidName, Refused
 
 
 class Channel(StrEnum):
@@ -105,3 +105,23 @@ def parse_state(text: str) -> State:
 def can_wait(channel: Channel) -> bool:
     """Whether conversations on `channel` can be in the waiting state."""
     return channel in WAITING_CHANNELS
+
+
+def touched(conversation: Conversation, now: datetime) -> Conversation:
+    """The conversation after an activity (monitor, consult, transfer, message) at `now`."""
+    if conversation.state is State.CLOSED:
+        raise Refused(f"conversation '{conversation.id}' is closed: closed is final")
+    return msgspec.structs.replace(conversation, modified_on=now)
+
+
+def moved(conversation: Conversation, target: State, now: datetime) -> Conversation:
+    """The conversation after a manual change to `target` at `now`, as the state model allows."""
+    allowed = MANUAL_TRANSITIONS[conversation.state]
+    if target not in allowed:
+        names = ", ".join(allowed) or "none: closed is final"
+        raise Refused(f"cannot move '{conversation.id}' from {conversation.state} to {target}: allowed: {names}")
+    if target is State.WAITING and not can_wait(conversation.channel):
+        raise Refused(
+            f"{conversation.channel} conversations cannot be waiting (only persistent-chat, sms, social and teams)"
+        )
+    return msgspec.structs.replace(conversation, state=target, modified_on=now)

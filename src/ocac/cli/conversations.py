@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ocac.cli.common import JSON_HELP, NOW_HELP, load_config, load_store, resolve_now, settings, sub_app
 
 app = sub_app("List, inspect, add, import and change conversations.\n\nExample: ocac conversations list --due")
+
+if TYPE_CHECKING:
+    from ocac.model import Conversation
 
 ACTIONS = ("monitor", "consult", "transfer", "message")
 
@@ -77,7 +83,7 @@ def list_(
     render.message(f"{len(rows)} conversation(s)")
 
 
-def _relative(due_at, now) -> str:  # type: ignore[no-untyped-def]
+def _relative(due_at: datetime, now: datetime) -> str:
     from ocac.durations import format_idle
     from ocac.instants import minutes_between
 
@@ -243,7 +249,9 @@ def import_(
     )
 
 
-def _change(ctx: typer.Context, conversation_id: str, now: str | None, change) -> None:  # type: ignore[no-untyped-def]
+def _change(
+    ctx: typer.Context, conversation_id: str, now: str | None, change: Callable[[Conversation, datetime], Conversation]
+) -> None:
     """Apply `change(conversation, instant)` under the store lock."""
     from ocac import store
     from ocac.errors import NotFound
@@ -269,21 +277,13 @@ def touch(
 
     Example: ocac conversations touch 5f0c… --action transfer
     """
-    import msgspec
-
     from ocac import render
-    from ocac.errors import InvalidInput, Refused
-    from ocac.model import State
+    from ocac.errors import InvalidInput
+    from ocac.model import touched
 
     if action.lower() not in ACTIONS:
         raise InvalidInput(f"unknown --action '{action}': use one of {', '.join(ACTIONS)}")
-
-    def restart(conversation, instant):  # type: ignore[no-untyped-def]
-        if conversation.state is State.CLOSED:
-            raise Refused(f"conversation '{conversation.id}' is closed: closed is final")
-        return msgspec.structs.replace(conversation, modified_on=instant)
-
-    _change(ctx, conversation_id, now, restart)
+    _change(ctx, conversation_id, now, touched)
     render.message(f"{action.lower()}: {conversation_id}: clock restarted")
 
 
@@ -298,24 +298,9 @@ def set_state(
 
     Example: ocac conversations set-state 5f0c… wrap-up
     """
-    import msgspec
-
     from ocac import render
-    from ocac.errors import Refused
-    from ocac.model import MANUAL_TRANSITIONS, State, can_wait, parse_state
+    from ocac.model import moved, parse_state
 
     target = parse_state(state)
-
-    def move(conversation, instant):  # type: ignore[no-untyped-def]
-        allowed = MANUAL_TRANSITIONS[conversation.state]
-        if target not in allowed:
-            names = ", ".join(allowed) or "none: closed is final"
-            raise Refused(f"cannot move '{conversation.id}' from {conversation.state} to {target}: allowed: {names}")
-        if target is State.WAITING and not can_wait(conversation.channel):
-            raise Refused(
-                f"{conversation.channel} conversations cannot be waiting (only persistent-chat, sms, social and teams)"
-            )
-        return msgspec.structs.replace(conversation, state=target, modified_on=instant)
-
-    _change(ctx, conversation_id, now, move)
+    _change(ctx, conversation_id, now, lambda conversation, instant: moved(conversation, target, instant))
     render.message(f"{conversation_id}: now {target}")

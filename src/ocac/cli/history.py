@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from ocac.history import Entry
 
 from ocac.cli.common import JSON_HELP, settings
 
@@ -69,7 +74,7 @@ def history(
     render.show(table)
 
 
-def _dataverse(entry) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _dataverse(entry: Entry) -> dict[str, object]:
     from ocac.instants import format_instant
 
     status = {"closed": 4, "wrap-up": 5}.get(entry.to_state)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from ocac.status import Summary
 
 from ocac.cli.common import JSON_HELP, NOW_HELP, load_config, load_store, resolve_now
 
@@ -40,7 +45,7 @@ def status(
     _print(summary)
 
 
-def _print(summary) -> None:  # type: ignore[no-untyped-def]
+def _print(summary: Summary) -> None:
     from ocac import render
     from ocac.durations import format_idle
     from ocac.model import Channel, State

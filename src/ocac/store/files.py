@@ -5,14 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ocac import fsutil
 from ocac.model import KNOWN_FIELDS, Conversation
 from ocac.store.document import Document, StoreMeta
 
 
-def _backend(path: Path):  # type: ignore[no-untyped-def]
+class Backend(Protocol):
+    """A store format: bytes to a `Document` and back, keeping what it does not know."""
+
+    def decode(self, path: Path, data: bytes, *, writable: bool) -> Document: ...
+
+    def encode(self, document: Document) -> Iterator[bytes]: ...
+
+    def fields_of(self, document: Document, index: int) -> dict[str, Any]: ...
+
+
+def _backend(path: Path) -> Backend:
+    """The backend for a store path: `.toml` is TOML, anything else JSON."""
     if path.suffix.lower() == ".toml":
         from ocac.store import toml_backend
 
