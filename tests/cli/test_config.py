@@ -300,3 +300,12 @@ def test_set_json_reports_what_was_written(cli: Cli, tmp_path: Path, config_path
     assert report["changes"][0]["new_minutes"] is None
     assert report["impact"]["now"]["after"] < report["impact"]["now"]["before"]
     assert load_config(config_path).policy.rules[Channel.SMS, State.OPEN].minutes is None
+
+
+def test_config_path_json_says_whether_the_file_exists(cli, config_path) -> None:
+    import json
+
+    result = cli("config", "path", "--json")
+    assert json.loads(result.stdout) == {"path": str(config_path), "exists": False}
+    cli("config", "set", "voice", "active", "3h")
+    assert json.loads(cli("config", "path", "--json").stdout)["exists"] is True

@@ -489,3 +489,13 @@ def test_importing_what_is_already_stored_changes_nothing_and_does_not_rewrite(c
     }  # fmt: skip
     after = sample_store.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_add_with_json_prints_the_new_conversation(cli, store_path):
+    now = "2026-11-25T12:00:00+01:00"
+    result = cli("conversations", "add", "--channel", "SMS", "--id", "n-1", "--now", now, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "id": "n-1", "channel": "sms", "state": "open", "modified_on": "2026-11-25T11:00:00Z",
+    }  # fmt: skip
+    assert store.load(store_path).get("n-1") is not None

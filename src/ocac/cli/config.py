@@ -129,12 +129,18 @@ def reset(
 
 
 @app.command("path")
-def path(ctx: typer.Context) -> None:
+def path(ctx: typer.Context, json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Print the configuration file's path (it may not exist yet).
 
     Example: ocac config path
     """
-    typer.echo(str(settings(ctx).config_path))
+    config_path = settings(ctx).config_path
+    if json:
+        from ocac import render
+
+        render.print_json({"path": str(config_path), "exists": config_path.exists()})
+        return
+    typer.echo(str(config_path))
 
 
 FORMAT_HELP = "dataverse: Omnichannel's msdyn_occhannelstateconfiguration records (the only format for now)."

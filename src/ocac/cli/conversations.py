@@ -159,6 +159,7 @@ def add(
     record_id: str | None = typer.Option(None, "--record-id", help="The linked record (case)."),
     modified_on: str | None = typer.Option(None, "--modified-on", metavar="TIME", help="Default: now."),
     now: str | None = typer.Option(None, "--now", help=NOW_HELP),
+    json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Add a conversation; prints its id.
 
@@ -168,7 +169,7 @@ def add(
 
     from ocac import render, store
     from ocac.errors import InvalidInput, Refused
-    from ocac.instants import parse_instant
+    from ocac.instants import format_instant, parse_instant
     from ocac.model import Conversation, can_wait, parse_channel, parse_state
 
     chan, st = parse_channel(channel), parse_state(state)
@@ -186,6 +187,9 @@ def add(
             raise Refused(f"a conversation '{new_id}' already exists: pick another --id")
         txn.document.upsert(conversation, {})
         txn.commit()
+    if json:
+        render.print_json({"id": new_id, "channel": str(chan), "state": str(st), "modified_on": format_instant(stamp)})
+        return
     typer.echo(new_id)
     render.message(f"added {chan} conversation {new_id} ({st})")
 
