@@ -294,6 +294,15 @@ def set_workstream(
                 raise InvalidInput(f"workstream '{name}' does not exist: give --channel to create it")
             streams[name] = tomlkit.table()
         body = streams[name]
+        kept = body.get("auto_close_after") if auto_close_after == "keep" else None
+        kept = None if kept is None else _duration(kept, f"workstreams.{name}.auto_close_after")
+        if channel is not None and kept is not None and workstream_problem(channel, kept):
+            from ocac.errors import Refused
+
+            raise Refused(
+                f"workstream '{name}' closes waiting conversations after {format_minutes(kept)}, "
+                f"which {channel} workstreams cannot: add --auto-close-after never to drop that"
+            )
         if channel is not None:
             body["channel"] = str(channel)
         for key, value in (("auto_close_after", auto_close_after), ("wrap_up_block", wrap_up_block)):

@@ -55,16 +55,35 @@ class AtomicFile:
     def __init__(self, path: Path) -> None:
         self.target = real_path(path)
         self._temp: Path | None = None
+        self._fd: int | None = None
+        self._existing_stat: os.stat_result | None = None
 
-    def write(self, chunks: Iterable[bytes]) -> None:
-        """Write the new content to a fsynced temporary file beside the target."""
+    def prepare(self) -> None:
+        """Check that the target may be replaced and create the temporary file beside it.
+
+        Called by `write`; call it first to fail before doing anything else (a read-only
+        store, a folder that cannot take a new file).
+        """
+        if self._fd is not None:
+            return
         folder = self.target.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            existing = self._existing()
-            mode = existing.st_mode & 0o7777 if existing else _DEFAULT_MODE & ~_umask()
+            self._existing_stat = self._existing()
             self._temp = folder / f".{self.target.name}.{secrets.token_hex(6)}.tmp"
-            fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self._fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as error:
+            self.abort()
+            raise describe_os_error(error, self.target, "write") from None
+
+    def write(self, chunks: Iterable[bytes]) -> None:
+        """Write the new content to a fsynced temporary file beside the target."""
+        self.prepare()
+        assert self._fd is not None
+        existing = self._existing_stat
+        mode = existing.st_mode & 0o7777 if existing else _DEFAULT_MODE & ~_umask()
+        try:
+            fd, self._fd = self._fd, None
             with os.fdopen(fd, "wb") as handle:
                 for chunk in chunks:
                     handle.write(chunk)
@@ -101,6 +120,10 @@ class AtomicFile:
 
     def abort(self) -> None:
         """Remove the temporary file, if any."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
         if self._temp is not None:
             with contextlib.suppress(OSError):
                 self._temp.unlink()

@@ -36,7 +36,7 @@ def read_import(path: Path, data: bytes, file_format: str) -> list[Incoming]:
     else:
         rows = _json_rows(path, data)
     incoming = [_incoming(path, where, row) for where, row in rows]
-    _check_unique(path, incoming)
+    _check_unique(path, incoming, [where for where, _ in rows])
     return incoming
 
 
@@ -70,6 +70,15 @@ def _csv_rows(path: Path, data: bytes) -> list[tuple[str, dict[str, Any]]]:
         raise ImportFileError(
             f"{path}: empty CSV; the first line must name the columns (id,channel,state,modified_on…)"
         )
+    repeated = sorted({name for name in reader.fieldnames if reader.fieldnames.count(name) > 1})
+    if repeated:
+        raise ImportFileError(f"{path}: line 1: column '{repeated[0]}' appears twice in the header")
+    missing = [name for name in ("id", "channel", "modified_on") if name not in reader.fieldnames]
+    if missing:
+        raise ImportFileError(
+            f"{path}: line 1: the header has no {', '.join(repr(m) for m in missing)} column: "
+            "the first line must name the columns (id,channel,state,modified_on…)"
+        )
     rows = []
     try:
         for row in reader:
@@ -93,6 +102,8 @@ def _text(value: Any, where: str, field: str) -> str:
 
 
 def _incoming(path: Path, where: str, row: dict[str, Any]) -> Incoming:
+    optional = ("workstream", "record_id", "created_on")
+    row = {k: v for k, v in row.items() if not (k in optional and v == msgspec.Raw(b"null"))}  # null: absent
     try:
         for required in ("id", "channel", "modified_on"):
             if required not in row:
@@ -121,9 +132,9 @@ def _incoming(path: Path, where: str, row: dict[str, Any]) -> Incoming:
     return Incoming(conversation, extra)
 
 
-def _check_unique(path: Path, incoming: list[Incoming]) -> None:
+def _check_unique(path: Path, incoming: list[Incoming], places: list[str]) -> None:
     seen: set[str] = set()
-    for index, item in enumerate(incoming):
+    for where, item in zip(places, incoming, strict=True):
         if item.conversation.id in seen:
-            raise ImportFileError(f"{path}: row {index + 1}: duplicate id '{item.conversation.id}' in the file")
+            raise ImportFileError(f"{path}: {where}: duplicate id '{item.conversation.id}' in the file")
         seen.add(item.conversation.id)

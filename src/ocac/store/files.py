@@ -66,6 +66,7 @@ class Transaction:
         if not self.document.dirty:
             return False
         with fsutil.AtomicFile(self.document.path) as replacement:
+            replacement.prepare()  # a store we may not replace fails here, before any history is written
             with _alongside(before_replace):
                 replacement.write(_backend(self.document.path).encode(self.document))
             replacement.commit()

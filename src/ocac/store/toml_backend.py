@@ -67,13 +67,25 @@ def _plain(value: object) -> object:
 def encode(document: Document) -> Iterator[bytes]:
     """The store as TOML text, edited in place."""
     import tomlkit
+    from tomlkit.items import AoT
 
     parsed = document.backend_state if document.backend_state is not None else tomlkit.document()
     originals = list(parsed.get("conversations", []))
-    tables = tomlkit.aot()
+    tables = AoT([], parsed=True)  # as parsed: tomlkit adds no blank line before tables that have theirs
     for index, conversation in document.entries():
         if index in document.replaced:
-            tables.append(_table(conversation, document.replaced[index]))
+            try:
+                table = _table(conversation, document.replaced[index])
+            except (TypeError, ValueError) as error:
+                raise StoreError(
+                    f"store {document.path}: conversation '{conversation.id}' cannot be written as TOML "
+                    f"({error}): use a .json store"
+                ) from None
+            if index < len(originals) and originals[index].as_string().endswith("\n\n"):
+                table.add(tomlkit.nl())  # the blank line the table it replaces had after it
+            elif index and not tables[index - 1].as_string().endswith("\n\n"):
+                table.trivia.indent = "\n"  # a blank line before a new table, added once
+            tables.append(table)
             continue
         table = originals[index]
         for name in document.changed.get(index, ()):
