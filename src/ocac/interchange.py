@@ -138,3 +138,17 @@ def _check_unique(path: Path, incoming: list[Incoming], places: list[str]) -> No
         if item.conversation.id in seen:
             raise ImportFileError(f"{path}: {where}: duplicate id '{item.conversation.id}' in the file")
         seen.add(item.conversation.id)
+
+
+class _StoreShaped(msgspec.Struct):
+    deleted_records: list[str] = []
+
+
+def deleted_records_in(path: Path, data: bytes) -> list[str]:
+    """The `deleted_records` of a store-shaped JSON import file (none for a list or CSV)."""
+    if not data.lstrip().startswith(b"{"):
+        return []
+    try:
+        return msgspec.json.decode(data, type=_StoreShaped).deleted_records
+    except msgspec.MsgspecError as error:
+        raise ImportFileError(f"{path}: deleted_records: {error}: expected a list of record ids") from None

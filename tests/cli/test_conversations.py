@@ -297,7 +297,9 @@ def test_import_json_list_upserts_by_id(cli, floor: Path, tmp_path: Path) -> Non
     )
     result = cli("conversations", "import", str(source), "--json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {"added": 1, "updated": 1, "unchanged": 0, "replaced": False, "written": True}
+    assert json.loads(result.stdout) == {
+        "added": 1, "updated": 1, "unchanged": 0, "records_deleted": 0, "replaced": False, "written": True,
+    }  # fmt: skip
     document = store.load(floor, writable=True)
     assert [c.id for c in document.conversations] == [str(c["id"]) for c in FLOOR] + ["n1"]
     updated = store.fields_of(document, 0)
@@ -316,9 +318,12 @@ def test_import_store_shaped_object(cli, floor: Path, tmp_path: Path) -> None:  
     source.write_text(json.dumps({"conversations": [conv("o1", "teams", "active", 3)], "deleted_records": ["X"]}))
     result = cli("conversations", "import", str(source))
     assert result.exit_code == 0, result.stderr
-    assert result.stderr.strip() == "imported 1 conversation(s): 1 added, 0 updated, 0 unchanged"
+    assert result.stderr.strip() == (
+        "imported 1 conversation(s): 1 added, 0 updated, 0 unchanged; 1 linked record(s) newly marked deleted"
+    )
     assert stored(floor)["o1"] == ("active", NOW - timedelta(minutes=3))
     assert len(stored(floor)) == len(FLOOR) + 1
+    assert store.load(floor).deleted_records == {"X"}  # a store's deleted records come with it
 
 
 def test_import_csv_with_header(cli, floor: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -393,7 +398,9 @@ def test_import_replace(cli, floor: Path, tmp_path: Path) -> None:  # type: igno
     source = tmp_path / "in.json"
     source.write_text(json.dumps([conv("chat-due", "chat", "active", 1), conv("r2", "voice", "open", 2)]))
     result = cli("conversations", "import", str(source), "--replace", "--json")
-    assert json.loads(result.stdout) == {"added": 2, "updated": 0, "unchanged": 0, "replaced": True, "written": True}
+    assert json.loads(result.stdout) == {
+        "added": 2, "updated": 0, "unchanged": 0, "records_deleted": 0, "replaced": True, "written": True,
+    }  # fmt: skip
     assert stored(floor) == {
         "chat-due": ("active", NOW - timedelta(minutes=1)), "r2": ("open", NOW - timedelta(minutes=2)),
     }  # fmt: skip
@@ -485,7 +492,7 @@ def test_importing_what_is_already_stored_changes_nothing_and_does_not_rewrite(c
     first = cli("conversations", "import", str(sample_store), "--json")
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout) == {
-        "added": 0, "updated": 0, "unchanged": 300, "replaced": False, "written": False,
+        "added": 0, "updated": 0, "unchanged": 300, "records_deleted": 0, "replaced": False, "written": False,
     }  # fmt: skip
     after = sample_store.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
@@ -499,3 +506,12 @@ def test_add_with_json_prints_the_new_conversation(cli, store_path):
         "id": "n-1", "channel": "sms", "state": "open", "modified_on": "2026-11-25T11:00:00Z",
     }  # fmt: skip
     assert store.load(store_path).get("n-1") is not None
+
+
+def test_importing_the_sample_store_brings_its_deleted_records(cli, store_path):
+    from conftest import SAMPLE, SAMPLE_NOW
+
+    result = cli("--config", str(SAMPLE / "config.toml"), "conversations", "import", str(SAMPLE / "conversations.json"))
+    assert result.exit_code == 0, result.output
+    sweep = cli("--config", str(SAMPLE / "config.toml"), "sweep", "run", "--dry-run", "--now", SAMPLE_NOW, "--json")
+    assert json.loads(sweep.stdout)["moved"] == 69  # the two record-deleted case conversations included

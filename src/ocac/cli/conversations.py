@@ -216,13 +216,13 @@ def import_(
     """
     from ocac import fsutil, render, store
     from ocac.errors import ImportFileError, InvalidInput
-    from ocac.interchange import read_import
+    from ocac.interchange import deleted_records_in, read_import
 
     kind = file_format.lower()
     if kind not in ("auto", "json", "csv", "dataverse"):
         raise InvalidInput(f"unknown --format '{file_format}': use auto, json, csv or dataverse")
     s = settings(ctx)
-    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    counts = {"added": 0, "updated": 0, "unchanged": 0, "records_deleted": 0}
     wanted = not json and (render.large(file) or render.large(s.store_path))
     with render.progress(3, wanted=wanted) as step:
         step(f"reading {file.name}")
@@ -233,14 +233,17 @@ def import_(
             from ocac.dataverse import read_conversations
 
             incoming = read_conversations(file, data, set(persistent_workstream or ()))
+            deleted: list[str] = []
         else:
             incoming = read_import(file, data, kind)
+            deleted = deleted_records_in(file, data) if kind != "csv" and file.suffix.lower() != ".csv" else []
         step("loading store")
         with store.transaction(s.store_path, s.lock_timeout) as txn:
             if replace:
                 txn.document.clear()
             for item in incoming:
                 counts[store.upsert(txn.document, item.conversation, item.extra)] += 1
+            counts["records_deleted"] = sum(txn.document.delete_record(record) for record in deleted)
             step("writing store")
             written = txn.commit()
     if json:
@@ -250,6 +253,7 @@ def import_(
     render.message(
         f"imported {len(incoming)} conversation(s){how}: {counts['added']} added, "
         f"{counts['updated']} updated, {counts['unchanged']} unchanged"
+        + (f"; {counts['records_deleted']} linked record(s) newly marked deleted" if counts["records_deleted"] else "")
     )
 
 
