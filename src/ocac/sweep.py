@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections import Counter
 from collections.abc import Callable
@@ -110,6 +111,8 @@ def run_sweep(
     """
     run_id = new_run_id(now)
     progress("loading store")
+    if not dry_run and not os.path.lexists(store_path):
+        return SweepResult(run_id, now, False, [], 0, False)  # nothing to sweep: no lock, no folders made
     if dry_run:
         document = store.load(store_path)
         progress("planning")

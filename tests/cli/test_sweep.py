@@ -252,3 +252,13 @@ def test_bad_notify_command_is_refused_before_sweeping(cli, small: Path, command
     assert result.stderr.startswith("ocac: error: --notify-command") and fragment in result.stderr
     assert snapshot(small) == before
     assert not store.history_path(small).exists()
+
+
+def test_a_missing_store_is_nothing_to_sweep_and_nothing_is_created(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    missing = tmp_path / "typo" / "conversations.json"
+    result = cli("--store", str(missing), "sweep", "run", "--now", "2026-11-25T12:00:00Z")
+    assert result.exit_code == 0, result.output
+    assert "does not exist: nothing to sweep" in result.stderr
+    assert not (tmp_path / "typo").exists()  # no folder, no lock file: a mistyped path leaves no trace
+    quiet = cli("--store", str(missing), "sweep", "run", "--quiet")
+    assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")

@@ -56,6 +56,8 @@ def run(
     if json:
         render.print_json(result.to_json())
     elif not quiet:
+        if not result.considered and not s.store_path.exists():
+            render.message(f"ocac: warning: store {s.store_path} does not exist: nothing to sweep (check --store)")
         print_result(result)
     if argv and result.written:
         notify(argv, result)
