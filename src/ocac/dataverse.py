@@ -33,7 +33,7 @@ import msgspec
 from ocac.durations import MAX_MINUTES, format_minutes
 from ocac.errors import ImportFileError, InvalidInput
 from ocac.instants import parse_instant
-from ocac.interchange import Incoming
+from ocac.interchange import Incoming, json_list
 from ocac.model import KNOWN_FIELDS, RULE_STATES, Channel, Conversation, State, can_wait
 from ocac.policy import Policy, rule_is_configurable
 
@@ -122,25 +122,11 @@ def _decode(raw: msgspec.Raw) -> Any:
 
 def _rows(path: Path, data: bytes, what: str) -> list[msgspec.Raw]:
     """The rows of a Web API document (`{"value": [...]}`) or of a bare JSON list."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ImportFileError(f"{path} is not UTF-8 text (byte {error.start})") from None
-    try:
-        document = msgspec.json.decode(data, type=dict[str, msgspec.Raw] | list[msgspec.Raw])
-        if isinstance(document, dict):
-            if "value" not in document:
-                raise ImportFileError(
-                    f"{path}: expected a Web API export, an object with 'value' (a list of {what}), or a bare list"
-                )
-            document = msgspec.json.decode(document["value"], type=list[msgspec.Raw])
-    except msgspec.ValidationError as error:
-        raise ImportFileError(f"{path}: {error}: expected a list of {what}") from None
-    except msgspec.DecodeError as error:
-        raise ImportFileError(f"{path} is not valid JSON ({error})") from None
-    except RecursionError:
-        raise ImportFileError(f"{path}: JSON nested too deeply") from None
-    return document
+    rows, _ = json_list(
+        path, data, key="value", item_type=msgspec.Raw, what=what,
+        shape=f"a Web API export, an object with 'value' (a list of {what}), or a bare list",
+    )  # fmt: skip
+    return rows
 
 
 def _object(raw: msgspec.Raw) -> dict[str, msgspec.Raw]:

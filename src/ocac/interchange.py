@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,37 +27,67 @@ class Incoming:
     extra: Mapping[str, Any]
 
 
-def read_import(path: Path, data: bytes, file_format: str) -> list[Incoming]:
+@dataclass(frozen=True)
+class ImportFile:
+    """What an import file brings: conversations, and (in a store-shaped file) deleted records."""
+
+    conversations: list[Incoming]
+    deleted_records: list[str] = field(default_factory=list)
+
+
+def read_import(path: Path, data: bytes, file_format: str) -> ImportFile:
     """Parse an import file; `file_format` is json, csv or auto (by extension and content)."""
     if file_format == "auto":
         file_format = "csv" if path.suffix.lower() == ".csv" else "json"
+    deleted: list[str] = []
     if file_format == "csv":
         rows = _csv_rows(path, data)
     else:
-        rows = _json_rows(path, data)
+        raws, top = json_list(
+            path, data, key="conversations", item_type=dict[str, msgspec.Raw], what="conversation objects",
+            shape="a list of conversations or an object with 'conversations'",
+        )  # fmt: skip
+        rows = [(f"row {index + 1}", dict(row)) for index, row in enumerate(raws)]
+        deleted = _deleted_records(path, top)
     incoming = [_incoming(path, where, row) for where, row in rows]
     _check_unique(path, incoming, [where for where, _ in rows])
-    return incoming
+    return ImportFile(incoming, deleted)
 
 
-def _json_rows(path: Path, data: bytes) -> list[tuple[str, dict[str, Any]]]:
+def json_list(
+    path: Path, data: bytes, *, key: str, item_type: Any, what: str, shape: str
+) -> tuple[list[Any], dict[str, msgspec.Raw]]:
+    """The items of a JSON list, or of the list under `key` of an object (with that object's entries).
+
+    The whole file must be UTF-8, since fields ocac does not read are copied into the store as
+    they are. `what` names the items and `shape` the accepted documents, for error messages.
+    """
     try:
-        data.decode("utf-8")  # all of it: fields ocac does not read are copied into the store as they are
+        data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ImportFileError(f"{path} is not UTF-8 text (byte {error.start})") from None
     try:
-        document = msgspec.json.decode(data, type=list[dict[str, msgspec.Raw]] | dict[str, msgspec.Raw])
-        if isinstance(document, dict):
-            if "conversations" not in document:
-                raise ImportFileError(f"{path}: expected a list of conversations or an object with 'conversations'")
-            document = msgspec.json.decode(document["conversations"], type=list[dict[str, msgspec.Raw]])
+        document = msgspec.json.decode(data, type=list[item_type] | dict[str, msgspec.Raw])
+        if not isinstance(document, dict):
+            return document, {}
+        if key not in document:
+            raise ImportFileError(f"{path}: expected {shape}")
+        return msgspec.json.decode(document[key], type=list[item_type]), document
     except msgspec.ValidationError as error:
-        raise ImportFileError(f"{path}: {error}: expected a list of conversation objects") from None
+        raise ImportFileError(f"{path}: {error}: expected a list of {what}") from None
     except msgspec.DecodeError as error:
         raise ImportFileError(f"{path} is not valid JSON ({error})") from None
     except RecursionError:
         raise ImportFileError(f"{path}: JSON nested too deeply") from None
-    return [(f"row {index + 1}", dict(row)) for index, row in enumerate(document)]
+
+
+def _deleted_records(path: Path, top: Mapping[str, msgspec.Raw]) -> list[str]:
+    if "deleted_records" not in top:
+        return []
+    try:
+        return msgspec.json.decode(top["deleted_records"], type=list[str])
+    except msgspec.MsgspecError as error:
+        raise ImportFileError(f"{path}: deleted_records: {error}: expected a list of record ids") from None
 
 
 def _csv_rows(path: Path, data: bytes) -> list[tuple[str, dict[str, Any]]]:
@@ -138,17 +168,3 @@ def _check_unique(path: Path, incoming: list[Incoming], places: list[str]) -> No
         if item.conversation.id in seen:
             raise ImportFileError(f"{path}: {where}: duplicate id '{item.conversation.id}' in the file")
         seen.add(item.conversation.id)
-
-
-class _StoreShaped(msgspec.Struct):
-    deleted_records: list[str] = []
-
-
-def deleted_records_in(path: Path, data: bytes) -> list[str]:
-    """The `deleted_records` of a store-shaped JSON import file (none for a list or CSV)."""
-    if not data.lstrip().startswith(b"{"):
-        return []
-    try:
-        return msgspec.json.decode(data, type=_StoreShaped).deleted_records
-    except msgspec.MsgspecError as error:
-        raise ImportFileError(f"{path}: deleted_records: {error}: expected a list of record ids") from None

@@ -216,7 +216,7 @@ def import_(
     """
     from ocac import fsutil, render, store
     from ocac.errors import ImportFileError, InvalidInput
-    from ocac.interchange import deleted_records_in, read_import
+    from ocac.interchange import ImportFile, read_import
 
     kind = file_format.lower()
     if kind not in ("auto", "json", "csv", "dataverse"):
@@ -232,18 +232,16 @@ def import_(
         if kind == "dataverse":
             from ocac.dataverse import read_conversations
 
-            incoming = read_conversations(file, data, set(persistent_workstream or ()))
-            deleted: list[str] = []
+            imported = ImportFile(read_conversations(file, data, set(persistent_workstream or ())))
         else:
-            incoming = read_import(file, data, kind)
-            deleted = deleted_records_in(file, data) if kind != "csv" and file.suffix.lower() != ".csv" else []
+            imported = read_import(file, data, kind)
         step("loading store")
         with store.transaction(s.store_path, s.lock_timeout) as txn:
             if replace:
                 txn.document.clear()
-            for item in incoming:
+            for item in imported.conversations:
                 counts[store.upsert(txn.document, item.conversation, item.extra)] += 1
-            counts["records_deleted"] = sum(txn.document.delete_record(record) for record in deleted)
+            counts["records_deleted"] = sum(txn.document.delete_record(record) for record in imported.deleted_records)
             step("writing store")
             written = txn.commit()
     if json:
@@ -251,7 +249,7 @@ def import_(
         return
     how = " (replacing the store's conversations)" if replace else ""
     render.message(
-        f"imported {len(incoming)} conversation(s){how}: {counts['added']} added, "
+        f"imported {len(imported.conversations)} conversation(s){how}: {counts['added']} added, "
         f"{counts['updated']} updated, {counts['unchanged']} unchanged"
         + (f"; {counts['records_deleted']} linked record(s) newly marked deleted" if counts["records_deleted"] else "")
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
 
 from ocac.errors import StoreError
+from ocac.instants import format_instant
 from ocac.model import KNOWN_FIELDS, WAITING_CHANNELS, Conversation, State
 
 MARKER_KEY = "ocac"
@@ -46,7 +48,7 @@ class Document:
     backend_state: Any = None
     """What the backend keeps to write unchanged parts back as they were."""
     original_count: int = 0
-    changed: dict[int, set[str]] = field(default_factory=dict)
+    changed: dict[int, frozenset[str]] = field(default_factory=dict)
     """Indexes whose known fields changed, with those fields' names (unknown fields are kept)."""
     replaced: dict[int, Mapping[str, Any]] = field(default_factory=dict)
     """Indexes rewritten whole (imports), with the unknown fields to write."""
@@ -78,14 +80,14 @@ class Document:
             return
         self.conversations[index] = conversation
         if index not in self.replaced:
-            self.changed.setdefault(index, set()).update(differing)
+            self.changed[index] = self.changed.get(index, frozenset()) | differing
 
     def mark_changed(self, indexes: Iterable[int], fields: Iterable[str]) -> None:
         """Record that the conversations at `indexes`, changed in place, differ in `fields`.
 
         The fast path for a sweep, which moves many conversations the same way.
         """
-        names = set(fields)
+        names = frozenset(fields)  # shared by every index: immutable, so no index can change another's
         if not self.changed and not self.replaced:  # the common case: one sweep, nothing else
             self.changed = dict.fromkeys(indexes, names)
             return
@@ -140,6 +142,16 @@ class Document:
         return enumerate(self.conversations)
 
 
+def stored_value(value: object) -> object:
+    """A known field's value as a store holds it: instants as RFC 3339 in UTC."""
+    return format_instant(value) if isinstance(value, datetime) else value
+
+
+def plain_value(value: object) -> object:
+    """A value as plain Python: raw JSON slices (kept from imports) decoded."""
+    return msgspec.json.decode(value) if isinstance(value, msgspec.Raw) else value
+
+
 def validate(path: Path, conversations: list[Conversation]) -> None:
     """Checks the types cannot express: unique ids, waiting only where channels can wait."""
     ids = [c.id for c in conversations]
@@ -148,8 +160,7 @@ def validate(path: Path, conversations: list[Conversation]) -> None:
         for index, conversation_id in enumerate(ids):
             if conversation_id in seen:
                 raise StoreError(
-                    f"store {path}: conversation #{index + 1}: duplicate id '{conversation_id}': "
-                    "ids must be unique"
+                    f"store {path}: conversation #{index + 1}: duplicate id '{conversation_id}': ids must be unique"
                 )
             seen.add(conversation_id)
     waiting = State.WAITING

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from ocac import fsutil
 from ocac.model import KNOWN_FIELDS, Conversation
-from ocac.store.document import Document, StoreMeta
+from ocac.store.document import Document, StoreMeta, plain_value
 
 
 class Backend(Protocol):
@@ -133,12 +133,6 @@ def upsert(document: Document, conversation: Conversation, extra: Mapping[str, A
         and document.conversations[index] == conversation
     ):
         stored = {k: v for k, v in fields_of(document, index).items() if k not in KNOWN_FIELDS}
-        if stored == {k: _plain(v) for k, v in extra.items()}:
+        if stored == {k: plain_value(v) for k, v in extra.items()}:
             return "unchanged"
     return document.upsert(conversation, extra)
-
-
-def _plain(value: object) -> object:
-    import msgspec
-
-    return msgspec.json.decode(value) if isinstance(value, msgspec.Raw) else value

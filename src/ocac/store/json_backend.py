@@ -11,16 +11,14 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from ocac.errors import StoreError
-from ocac.instants import format_instant
 from ocac.model import KNOWN_FIELDS, Conversation
-from ocac.store.document import MARKER_KEY, Document, StoreMeta, validate
+from ocac.store.document import MARKER_KEY, Document, StoreMeta, stored_value, validate
 
 _BATCH = 8192
 _INDENT = re.compile(rb"\n( +)\S")
@@ -33,10 +31,10 @@ class _View(msgspec.Struct):
     ocac: StoreMeta = msgspec.field(default_factory=StoreMeta)
 
 
-_top_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_object_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
+"""An object's entries as raw slices: the store's top level, or one conversation's fields."""
 _view_decoder = msgspec.json.Decoder(_View)
 _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
-_fields_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _encoder = msgspec.json.Encoder()
 
 
@@ -69,14 +67,11 @@ class _State:
         found = _INDENT.search(data, 0, 256)
         self.indent = len(found.group(1)) if found else 2
         """The original's indentation, so that unchanged conversations are written as they were."""
-        self._top: dict[str, msgspec.Raw] | None = None
 
-    @property
+    @functools.cached_property
     def top(self) -> dict[str, msgspec.Raw]:
         """Each top-level key's value as a raw slice of the original buffer."""
-        if self._top is None:
-            self._top = _top_decoder.decode(self.data)
-        return self._top
+        return _object_decoder.decode(self.data)
 
     @functools.cached_property
     def raws(self) -> list[msgspec.Raw]:
@@ -129,9 +124,7 @@ def _friendly(message: str, field: str) -> str:
 def _conversation_name(data: bytes, index: int) -> str:
     """`conversation 'ID' (#N)` when the id can be read, else `conversation #N`."""
     try:
-        top = _top_decoder.decode(data)
-        raw = _raw_list_decoder.decode(top["conversations"])[index]
-        conversation_id = msgspec.json.decode(raw, type=dict[str, Any]).get("id")
+        conversation_id = msgspec.json.decode(_State(data).raws[index], type=dict[str, Any]).get("id")
     except (msgspec.MsgspecError, KeyError, IndexError, RecursionError):
         conversation_id = None
     if isinstance(conversation_id, str):
@@ -193,21 +186,13 @@ class _ValueCache(dict[object, msgspec.Raw]):
     """Encoded known-field values: a sweep writes the same few states and instants many times."""
 
     def __missing__(self, value: object) -> msgspec.Raw:
-        raw = self[value] = msgspec.Raw(_encoder.encode(_value(value)))
+        raw = self[value] = msgspec.Raw(_encoder.encode(stored_value(value)))
         return raw
 
 
-def _value(value: object) -> object:
-    if isinstance(value, datetime):
-        return format_instant(value)
-    return value
-
-
-def _encode_changed(
-    raw: msgspec.Raw, conversation: Conversation, names: set[str], values: _ValueCache
-) -> bytes:
+def _encode_changed(raw: msgspec.Raw, conversation: Conversation, names: frozenset[str], values: _ValueCache) -> bytes:
     """The stored fields with the changed ones replaced: every other value stays a raw slice."""
-    fields = _fields_decoder.decode(raw)
+    fields = _object_decoder.decode(raw)
     for name in names:
         value = getattr(conversation, name)
         if value is None:
@@ -222,7 +207,7 @@ def _encode_whole(conversation: Conversation, extra: Mapping[str, Any]) -> bytes
     for name in KNOWN_FIELDS:
         value = getattr(conversation, name)
         if value is not None:
-            fields[name] = _value(value)
+            fields[name] = stored_value(value)
     for name, value in extra.items():
         if name not in fields and name not in KNOWN_FIELDS:
             fields[name] = value

@@ -7,16 +7,14 @@ small, hand-kept stores; large stores belong in JSON.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from ocac.errors import StoreError
-from ocac.instants import format_instant
 from ocac.model import KNOWN_FIELDS, Conversation
-from ocac.store.document import MARKER_KEY, Document, StoreMeta, validate
+from ocac.store.document import MARKER_KEY, Document, StoreMeta, plain_value, stored_value, validate
 
 
 def decode(path: Path, data: bytes, *, writable: bool) -> Document:
@@ -56,14 +54,6 @@ def _conversation(path: Path, index: int, item: object) -> Conversation:
         raise StoreError(f"store {path}: {name}: {message}") from None
 
 
-def _value(value: object) -> object:
-    return format_instant(value) if isinstance(value, datetime) else value
-
-
-def _plain(value: object) -> object:
-    return msgspec.json.decode(value) if isinstance(value, msgspec.Raw) else value
-
-
 def encode(document: Document) -> Iterator[bytes]:
     """The store as TOML text, edited in place."""
     import tomlkit
@@ -93,7 +83,7 @@ def encode(document: Document) -> Iterator[bytes]:
             if value is None:
                 table.pop(name, None)
             else:
-                table[name] = _value(value)
+                table[name] = stored_value(value)
         tables.append(table)
     parsed["conversations"] = tables
     if "deleted_records" in document.top_changed:
@@ -114,9 +104,9 @@ def _table(conversation: Conversation, extra: Mapping[str, Any]) -> Any:
     for name in KNOWN_FIELDS:
         value = getattr(conversation, name)
         if value is not None:
-            table[name] = _value(value)
+            table[name] = stored_value(value)
     for name, value in extra.items():
-        plain = _plain(value)
+        plain = plain_value(value)
         if name not in KNOWN_FIELDS and plain is not None:  # TOML has no null: an absent key says it
             table[name] = plain
     return table
@@ -127,4 +117,4 @@ def fields_of(document: Document, index: int) -> dict[str, Any]:
     if document.backend_state is None:
         return msgspec.to_builtins(document.conversations[index])  # type: ignore[no-any-return]
     table = document.backend_state["conversations"][index].unwrap()
-    return {k: _value(v) for k, v in table.items()}
+    return {k: stored_value(v) for k, v in table.items()}
