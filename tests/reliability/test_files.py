@@ -100,7 +100,7 @@ BROKEN_STORES = {
     **{f"truncated-{i}": (data, "is not valid JSON") for i, data in enumerate(_truncations())},
     "not-utf8-in-a-field": (VALID.replace(b'"chat"', b'"ch\xffat"', 1), "not UTF-8"),
     "latin-1": ('{"conversations": [{"id": "é", "channel": "chat"}]}'.encode("latin-1"), "not UTF-8"),
-    "utf-16": ('{"conversations": []}'.encode("utf-16"), "is not valid JSON"),
+    "utf-16": ('{"conversations": []}'.encode("utf-16"), "not UTF-8"),
     "array": (b'[{"id": "a"}]', "the top level must be an object"),
     "string-10mb": (b'"' + b"x" * 10_000_000 + b'"', "the top level must be an object"),
     "nested-deep": (b"[" * 200_000 + b"]" * 200_000, "store"),

@@ -47,15 +47,27 @@ def decode(path: Path, data: bytes, *, writable: bool) -> Document:
     try:
         view = _view_decoder.decode(data)
     except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        _require_utf8(path, data)  # only on this path: a valid store is checked by the decoder itself
         raise _describe(path, data, error) from None
     except RecursionError:
         raise StoreError(f"store {path}: JSON nested too deeply to read") from None
     except UnicodeDecodeError:
-        raise StoreError(f"store {path} is not UTF-8 text: fix the file or restore a backup") from None
+        _require_utf8(path, data)
+        raise
     conversations, deleted, meta = view.conversations, view.deleted_records, view.ocac
     state = _State(data) if writable else None
     validate(path, conversations)
     return Document(path, conversations, set(deleted), meta, state, len(conversations))
+
+
+def _require_utf8(path: Path, data: bytes) -> None:
+    """Refuse a store that is not UTF-8, naming the first bad byte."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise StoreError(
+            f"store {path} is not UTF-8 text (byte {error.start}): fix the file or restore a backup"
+        ) from None
 
 
 class _State:
