@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ocac.cli import app
+from postgresql_server import PostgreSQLServer, create_schema
+from postgresql_server import postgresql_server as postgresql_server  # the session's throwaway server (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample-data"
@@ -81,3 +84,31 @@ def run_ocac(
 @pytest.fixture
 def ocac_process() -> Callable[..., subprocess.CompletedProcess[bytes]]:
     return run_ocac
+
+
+BACKENDS = ("json", "toml", "sqlite", "postgresql")
+"""Every store backend: the contract suite runs each of its tests against each."""
+
+_SUFFIX = {"json": ".json", "toml": ".toml", "sqlite": ".sqlite"}
+
+
+def store_location(backend: str, tmp_path: Path, request: pytest.FixtureRequest, name: str = "store") -> str:
+    """A new, empty store of `backend` for one test: a path, or a fresh schema on the session's server."""
+    if backend == "postgresql":
+        server: PostgreSQLServer = request.getfixturevalue("postgresql_server")
+        return create_schema(server.url(), f"t_{uuid.uuid4().hex[:16]}")
+    return str(tmp_path / f"{name}{_SUFFIX[backend]}")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each store backend in turn."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An empty store of each backend in turn; OCAC_STORE points at it."""
+    location = store_location(backend, tmp_path, request)
+    monkeypatch.setenv("OCAC_STORE", location)
+    return location

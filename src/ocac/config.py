@@ -9,13 +9,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocac import fsutil
 from ocac.durations import ACCEPTED, MAX_MINUTES, format_minutes, parse_minutes
-from ocac.errors import ConfigError, InvalidInput
+from ocac.errors import ConfigError, InvalidInput, NotFound, Refused
 from ocac.model import RULE_STATES, Channel, State
+from ocac.paths import ENV_CONFIG
 from ocac.policy import DEFAULT_RULES, Policy, Rule, Workstream, rule_is_configurable, workstream_problem
 
 if TYPE_CHECKING:
@@ -126,6 +128,11 @@ class LoadedConfig:
     exists: bool
     policy: Policy
 
+    @property
+    def source(self) -> Path | None:
+        """The file the policy came from, or None for the built-in defaults."""
+        return self.path if self.exists else None
+
 
 def _decode(path: Path, data: bytes) -> str:
     try:
@@ -134,12 +141,21 @@ def _decode(path: Path, data: bytes) -> str:
         raise ConfigError(f"config {path} is not UTF-8 text (byte {error.start}): fix or remove the file") from None
 
 
-def load_config(path: Path) -> LoadedConfig:
-    """Read and validate the configuration file; a missing file means the built-in defaults."""
+def load_config(path: Path, *, required: bool = False) -> LoadedConfig:
+    """Read and validate the configuration file.
+
+    A missing file means the built-in defaults, unless it was named (`required`): a typo in
+    a crontab's --config must not sweep with the wrong rules.
+    """
     import tomllib
 
     data = fsutil.read_bytes(path, "config")
     if data is None:
+        if required:
+            raise ConfigError(
+                f"config {path} does not exist: check --config (or {ENV_CONFIG}); "
+                "'ocac config set' creates the file"
+            )
         return LoadedConfig(path, False, Policy())
     try:
         document = tomllib.loads(_decode(path, data))
@@ -258,70 +274,81 @@ def reset_rules(document: TOMLDocument) -> None:
 def _require_configurable(channel: Channel, state: State) -> None:
     problem = rule_is_configurable(channel, state)
     if problem:
-        from ocac.errors import Refused
-
         raise Refused(f"cannot set a rule for {channel}/{state}: {problem}")
+
+
+class Keep(Enum):
+    """The type of `KEEP`: leave a workstream's setting as it is."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 def set_workstream(
     name: str,
     channel: Channel | None,
-    auto_close_after: int | None | str,
-    wrap_up_block: int | None | str,
+    auto_close_after: int | None | Keep,
+    wrap_up_block: int | None | Keep,
 ) -> Callable[[TOMLDocument], None]:
     """A mutation that creates or updates a workstream.
 
-    `channel` None keeps the existing channel; a duration given as the string "keep" keeps
-    the current value; None removes the setting.
+    `channel` None keeps the existing channel; `KEEP` keeps a duration as it is; None removes it.
     """
     if not name.strip():
         raise InvalidInput("workstream name is empty: give a name such as 'Contoso Chat'")
     if channel is not None and isinstance(auto_close_after, int):
-        problem = workstream_problem(channel, auto_close_after)
-        if problem:
-            from ocac.errors import Refused
-
-            raise Refused(problem)
+        _refuse_if(workstream_problem(channel, auto_close_after))
 
     def mutate(document: TOMLDocument) -> None:
-        import tomlkit
-
-        if "workstreams" not in document:
-            document["workstreams"] = tomlkit.table(is_super_table=True)
-        streams = document["workstreams"]
-        if name not in streams:
-            if channel is None:
-                raise InvalidInput(f"workstream '{name}' does not exist: give --channel to create it")
-            streams[name] = tomlkit.table()
-        body = streams[name]
-        kept = body.get("auto_close_after") if auto_close_after == "keep" else None
-        kept = None if kept is None else _duration(kept, f"workstreams.{name}.auto_close_after")
-        if channel is not None and kept is not None and workstream_problem(channel, kept):
-            from ocac.errors import Refused
-
-            raise Refused(
-                f"workstream '{name}' closes waiting conversations after {format_minutes(kept)}, "
-                f"which {channel} workstreams cannot: add --auto-close-after never to drop that"
-            )
+        body = _workstream_table(document, name, channel)
         if channel is not None:
+            _check_kept_auto_close(name, channel, body, auto_close_after)
             body["channel"] = str(channel)
         for key, value in (("auto_close_after", auto_close_after), ("wrap_up_block", wrap_up_block)):
-            if value == "keep":
-                continue
             if value is None:
                 body.pop(key, None)
-            else:
-                body[key] = format_minutes(int(value))
+            elif not isinstance(value, Keep):
+                body[key] = format_minutes(value)
 
     return mutate
+
+
+def _workstream_table(document: TOMLDocument, name: str, channel: Channel | None) -> Any:
+    """The workstream's table, created when it is new (which needs a channel)."""
+    import tomlkit
+
+    if "workstreams" not in document:
+        document["workstreams"] = tomlkit.table(is_super_table=True)
+    streams = document["workstreams"]
+    if name not in streams:
+        if channel is None:
+            raise InvalidInput(f"workstream '{name}' does not exist: give --channel to create it")
+        streams[name] = tomlkit.table()
+    return streams[name]
+
+
+def _check_kept_auto_close(name: str, channel: Channel, body: Any, auto_close_after: int | None | Keep) -> None:
+    """A new channel must allow the auto-close time the workstream keeps."""
+    kept = body.get("auto_close_after") if isinstance(auto_close_after, Keep) else None
+    minutes = None if kept is None else _duration(kept, f"workstreams.{name}.auto_close_after")
+    if minutes is not None and workstream_problem(channel, minutes):
+        raise Refused(
+            f"workstream '{name}' closes waiting conversations after {format_minutes(minutes)}, "
+            f"which {channel} workstreams cannot: add --auto-close-after never to drop that"
+        )
+
+
+def _refuse_if(problem: str | None) -> None:
+    if problem:
+        raise Refused(problem)
 
 
 def remove_workstream(name: str) -> Callable[[TOMLDocument], None]:
     """A mutation that removes a workstream."""
 
     def mutate(document: TOMLDocument) -> None:
-        from ocac.errors import NotFound
-
         streams = document.get("workstreams")
         if streams is None or name not in streams:
             raise NotFound(f"no workstream named '{name}': see 'ocac workstream list'")

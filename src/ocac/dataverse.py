@@ -30,12 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from ocac.audit import AuditRecord
 from ocac.durations import MAX_MINUTES, format_minutes
 from ocac.errors import ImportFileError, InvalidInput
-from ocac.instants import parse_instant
-from ocac.interchange import Incoming, json_list
+from ocac.instants import format_instant, parse_instant
+from ocac.interchange import json_list
 from ocac.model import KNOWN_FIELDS, RULE_STATES, Channel, Conversation, State, can_wait
 from ocac.policy import Policy, rule_is_configurable
+from ocac.store.base import Incoming
 
 if TYPE_CHECKING:
     from tomlkit import TOMLDocument
@@ -421,3 +423,44 @@ class ConfigImport:
     def skipped(self) -> list[ConfigRecord]:
         """The records that have no ocac rule."""
         return [record for record in self.records if record.skipped is not None]
+
+
+# ---------------------------------------------------------------------------
+# The audit trail in the service's terms
+# ---------------------------------------------------------------------------
+
+STATUS_CHANGE_REASONS: Mapping[str, int] = {
+    "AutoClosedBySystem": 192350010,
+    "AutoClosedFromWaitingState": 192350009,
+}
+"""`msdyn_ocliveworkitem.msdyn_statuschangereason` of the service's own auto-close reasons.
+
+`msdyn_closurereason` is a column of the session table, where these numbers mean other
+things. ocac's RecordDeleted has no code: for unified routing the service deletes the
+conversation together with its record, so no row would carry one.
+"""
+
+STATE_CODES: Mapping[State, int] = {State.CLOSED: 1, State.WRAP_UP: 0, State.OPEN: 0, State.ACTIVE: 0, State.WAITING: 0}
+"""`statecode` of a conversation in each state: 1 Closed; wrap-up is an open conversation (status 5)."""
+
+
+def history_row(record: AuditRecord) -> dict[str, object]:
+    """A sweep's move as the service records it on `msdyn_ocliveworkitem`."""
+    target = State(record.to_state) if record.to_state else None
+    status = {state: code for code, state in STATUS_CODES.items()}.get(target) if target else None
+    reason = STATUS_CHANGE_REASONS.get(record.reason or "") if target is State.CLOSED else None
+    row: dict[str, object] = {
+        "activityid": record.id,
+        "statecode": STATE_CODES.get(target) if target else None,
+        "statuscode": status,
+        "msdyn_statuschangereason": reason,
+    }
+    if reason is not None:
+        row["msdyn_statuschangereason@OData.Community.Display.V1.FormattedValue"] = record.reason
+    row |= {
+        "modifiedon": format_instant(record.at),
+        "ocac_reason": record.reason,
+        "ocac_rule": record.rule,
+        "ocac_run_id": record.run_id,
+    }
+    return row

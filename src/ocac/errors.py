@@ -14,6 +14,8 @@ class ExitCode(IntEnum):
     LOCKED = 3
     IO = 4
     NOTIFY_FAILED = 5
+    UNAVAILABLE = 6
+    CHECK_FAILED = 7
 
 
 class OcacError(Exception):
@@ -74,3 +76,15 @@ class NotifyFailed(OcacError):
     """The notify command failed after the sweep was committed."""
 
     exit_code = ExitCode.NOTIFY_FAILED
+
+
+class StoreUnavailable(OcacError):
+    """A database server cannot be reached, refuses us, or went away mid-command."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class CheckFailed(OcacError):
+    """A health check found a problem (`status --check`, `doctor`)."""
+
+    exit_code = ExitCode.CHECK_FAILED

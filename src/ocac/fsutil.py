@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -26,16 +28,75 @@ def describe_os_error(error: OSError, path: Path, doing: str) -> FileAccessError
     return FileAccessError(f"cannot {doing} {path}: {reason}")
 
 
-def read_bytes(path: Path, what: str) -> bytes | None:
-    """A file's content, or None if it does not exist; other failures name the file."""
+def exists(path: Path, what: str) -> bool:
+    """Whether `path` names something; a folder that cannot be searched is an error, not "no"."""
     try:
-        return path.read_bytes()
+        os.stat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as error:
+        raise describe_os_error(error, path, f"check {what}") from None
+    return True
+
+
+def open_regular(path: Path, flags: int, what: str, mode: int = 0o666) -> int:
+    """Open a regular file; a FIFO, device or folder is refused at once instead of hanging or flooding.
+
+    O_NONBLOCK makes opening a FIFO return immediately, so it can be refused; it changes
+    nothing for regular files, which is all this returns.
+    """
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise FileAccessError(f"{what} {path} is {kind}: give the path of a regular file")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_bytes(path: Path, what: str) -> bytes | None:
+    """A regular file's content, or None if it does not exist; other failures name the file."""
+    try:
+        fd = open_regular(path, os.O_RDONLY, what)
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise FileAccessError(f"{what} {path} is a directory, not a file") from None
+        raise FileAccessError(f"{what} {path} is a directory: give the path of a regular file") from None
     except OSError as error:
         raise describe_os_error(error, path, f"read {what}") from None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        raise describe_os_error(error, path, f"read {what}") from None
+
+
+def owner_of(path: Path) -> tuple[int, int] | None:
+    """(uid, gid) of `path`, or None when it cannot be read."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_uid, info.st_gid
+
+
+def give_to(fd: int, owner: tuple[int, int] | None) -> None:
+    """Make a file ocac just created belong to `owner` (the store's), where this process may.
+
+    Root running ocac on a user's store must not leave files the user cannot open; others
+    can at least keep the group, if they are in it.
+    """
+    if owner is None or owner == (os.geteuid(), os.getegid()):
+        return
+    with contextlib.suppress(OSError):
+        os.fchown(fd, *owner)
+        return
+    with contextlib.suppress(OSError):
+        os.fchown(fd, -1, owner[1])
 
 
 def _umask() -> int:
@@ -52,8 +113,10 @@ class AtomicFile:
     commit) removes it. Split in two so that a sweep can append history between the steps.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, owner: tuple[int, int] | None = None) -> None:
         self.target = real_path(path)
+        self.owner = owner
+        """Who a new file should belong to (an existing one keeps its owner)."""
         self._temp: Path | None = None
         self._fd: int | None = None
         self._existing_stat: os.stat_result | None = None
@@ -88,9 +151,7 @@ class AtomicFile:
                 for chunk in chunks:
                     handle.write(chunk)
                 handle.flush()
-                if existing and (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
-                    with contextlib.suppress(OSError):  # keep the owner (root may; others keep their group)
-                        os.fchown(handle.fileno(), existing.st_uid, existing.st_gid)
+                give_to(handle.fileno(), (existing.st_uid, existing.st_gid) if existing else self.owner)
                 os.fchmod(handle.fileno(), mode)
                 os.fsync(handle.fileno())
         except OSError as error:
@@ -152,20 +213,30 @@ def write_atomic(path: Path, content: bytes) -> None:
         replacement.commit()
 
 
+_TEMP_SUFFIX = re.compile(r"\.[0-9a-f]{12}\.tmp")
+
+
 def remove_stale_temps(path: Path) -> None:
-    """Remove temporary files a killed writer left beside `path`. Call under the lock."""
+    """Remove temporary files a killed writer left beside `path`. Call under the lock.
+
+    Only `.NAME.<12 hex digits>.tmp` is ours: a glob would also match the temp files of a
+    store whose name starts with this one's (`s.json` and `s.json.b.json`).
+    """
     target = real_path(path)
+    prefix = f".{target.name}"
     with contextlib.suppress(OSError):
-        for leftover in target.parent.glob(f".{target.name}.*.tmp"):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+        for leftover in target.parent.iterdir():
+            name = leftover.name
+            if name.startswith(prefix) and _TEMP_SUFFIX.fullmatch(name, len(prefix)):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
 
 
 _LOCK_POLL = 0.02
 
 
 @contextlib.contextmanager
-def locked(path: Path, timeout: float, what: str) -> Iterator[None]:
+def locked(path: Path, timeout: float, what: str, owner: tuple[int, int] | None = None) -> Iterator[None]:
     """Hold the exclusive lock of `path`: flock on a sidecar `.lock` file.
 
     The kernel frees the lock when its holder exits or is killed, so a crashed run never
@@ -175,7 +246,7 @@ def locked(path: Path, timeout: float, what: str) -> Iterator[None]:
 
     target = real_path(path)
     lock_path = target.with_name(target.name + ".lock")
-    fd = _open_lock_file(lock_path, what)
+    fd = _open_lock_file(lock_path, what, owner)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -197,10 +268,12 @@ def locked(path: Path, timeout: float, what: str) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def _open_lock_file(lock_path: Path, what: str) -> int:
+def _open_lock_file(lock_path: Path, what: str, owner: tuple[int, int] | None) -> int:
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)  # a symlink is never written through
+        fd = open_regular(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, f"lock file of {what}")  # no symlinks
+        give_to(fd, owner)
+        return fd
     except PermissionError:
         with contextlib.suppress(OSError):  # someone else's lock file: a read-only handle can still lock
             return os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -210,8 +283,12 @@ def _open_lock_file(lock_path: Path, what: str) -> int:
 
 
 def _holder(lock_path: Path) -> str:
+    """Who holds the lock: the pid its holder wrote, named only if that process is alive."""
     try:
         pid = int(lock_path.read_text().strip())
+        os.kill(pid, 0)  # signal 0: does the process exist?
+    except PermissionError:  # it exists, as another user's process
+        return f"another process (pid {pid})"
     except (OSError, ValueError):
-        return "another ocac process"
-    return f"another ocac process (pid {pid})"
+        return "another process"
+    return f"another process (pid {pid})"

@@ -1,14 +1,16 @@
-"""What a configuration change would do to the store: pure, like the policy it compares."""
+"""What a configuration change would do to the store: due counts before and after, at three horizons."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ocac.instants import ahead as later
-from ocac.model import Conversation
-from ocac.policy import Policy, plan
+from ocac.durations import format_minutes
+from ocac.errors import OcacError
+from ocac.instants import ahead
+from ocac.model import Channel, State
+from ocac.policy import Policy, Rule
+from ocac.store import Store
 
 HORIZONS = (("now", timedelta(0)), ("within_1h", timedelta(hours=1)), ("within_1d", timedelta(days=1)))
 EXAMPLES = 5
@@ -32,19 +34,13 @@ class Horizon:
         }  # fmt: skip
 
 
-def impact(
-    conversations: Sequence[Conversation],
-    before: Policy,
-    after: Policy,
-    now: datetime,
-    deleted_records: set[str] | frozenset[str] = frozenset(),
-) -> list[Horizon]:
+def impact(store: Store, before: Policy, after: Policy, now: datetime) -> list[Horizon]:
     """How many conversations are due now, within an hour and within a day, before and after."""
     horizons = []
-    for name, ahead in HORIZONS:
-        instant = later(now, ahead // timedelta(minutes=1))  # clamped at the year 9999
-        old = {t.id for t in plan(conversations, before, instant, deleted_records)}
-        new = {t.id for t in plan(conversations, after, instant, deleted_records)}
+    for name, offset in HORIZONS:
+        instant = ahead(now, offset // timedelta(minutes=1))  # clamped at the year 9999
+        old = {t.id for t in store.due(before, instant)}
+        new = {t.id for t in store.due(after, instant)}
         horizons.append(Horizon(name, len(old), len(new), sorted(new - old)[:EXAMPLES], sorted(old - new)[:EXAMPLES]))
     return horizons
 
@@ -61,3 +57,46 @@ def summary_line(horizons: list[Horizon]) -> str:
     elif now.no_longer_due:
         line += f" (no longer due e.g. {', '.join(now.no_longer_due[:3])})"
     return line
+
+
+@dataclass(frozen=True)
+class CellChange:
+    """One rule a configuration edit changes (or would change)."""
+
+    channel: Channel
+    state: State
+    old: Rule
+    new: Rule
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "channel": str(self.channel), "state": str(self.state),
+            "old": format_minutes(self.old.minutes), "new": format_minutes(self.new.minutes),
+            "old_minutes": self.old.minutes, "new_minutes": self.new.minutes, "target": str(self.new.target),
+        }  # fmt: skip
+
+    def line(self) -> str:
+        """`chat open: 20m → 30m`."""
+        return f"{self.channel} {self.state}: {format_minutes(self.old.minutes)} → {format_minutes(self.new.minutes)}"
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a configuration edit changed, and what that does to the store (or why that is unknown)."""
+
+    cells: list[CellChange]
+    horizons: list[Horizon] | None
+    problem: str | None
+
+
+def report(store: Store, before: Policy, after: Policy, cells: list[tuple[Channel, State]], now: datetime) -> Report:
+    """The changed cells and their impact on the store.
+
+    The edit stands whatever the store holds: a store that cannot be read makes the impact
+    unknown (`problem` says why), not the edit fail.
+    """
+    changes = [CellChange(c, s, before.rules[c, s], after.rules[c, s]) for c, s in cells]
+    try:
+        return Report(changes, impact(store, before, after, now), None)
+    except OcacError as error:
+        return Report(changes, None, str(error))

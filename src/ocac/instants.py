@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from ocac.errors import InvalidTime
+from ocac.durations import parse_seconds
+from ocac.errors import InvalidInput, InvalidTime
 
 ACCEPTED = "use RFC 3339 with an offset, e.g. 2026-11-25T12:00:00Z or 2026-11-25T14:00:00+02:00"
 
@@ -22,6 +23,39 @@ def parse_instant(text: str, what: str = "time") -> datetime:
         return value.astimezone(UTC)
     except OverflowError:
         raise InvalidTime(f"{what} {text!r} is outside the years 1 to 9999 in UTC") from None
+
+
+def parse_when(text: str, now: datetime, what: str) -> datetime:
+    """An instant for a filter: RFC 3339, a date (midnight UTC), or a duration ago (`1h`, `2d`) from `now`."""
+    raw = text.strip()
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        pass
+    else:
+        if len(raw) == 10:
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    if raw[:1].isdigit() and not any(c in raw for c in "-:T") or raw.upper().startswith("P"):
+        try:
+            seconds = parse_seconds(raw)
+        except InvalidInput:
+            raise InvalidTime(f"invalid {what} {text!r}: {WHEN_ACCEPTED}") from None
+        try:
+            return now - timedelta(seconds=float(seconds))
+        except OverflowError:
+            raise InvalidTime(f"{what} {text!r} reaches before the year 1") from None
+    try:
+        return parse_instant(raw, what)
+    except InvalidTime:
+        raise InvalidTime(f"invalid {what} {text!r}: {WHEN_ACCEPTED}") from None
+
+
+WHEN_ACCEPTED = "use RFC 3339 (2026-11-25T12:00:00Z), a date (2026-11-25, midnight UTC) or a time ago (1h, 2d)"
+
+
+def wall_clock() -> datetime:
+    """This host's clock, to the second (stamps stay readable, idle times whole). For the shell only."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def format_instant(value: datetime) -> str:

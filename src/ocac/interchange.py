@@ -1,57 +1,115 @@
-"""Reading conversations from files to import: a JSON list, a store-shaped object, or CSV.
+"""Reading conversations from files to import: a JSON list, a store-shaped object, CSV, or Dataverse.
 
 All-or-nothing: the first bad row rejects the file, naming the row (or CSV line) and field.
+Each format has a reader in `READERS`; `read_import_files` reads several files as one import.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from ocac import fsutil
 from ocac.errors import ImportFileError, InvalidInput
 from ocac.instants import parse_instant
-from ocac.model import KNOWN_FIELDS, WAITING_CHANNELS, Conversation, State, parse_channel, parse_state
+from ocac.model import KNOWN_FIELDS, Conversation, parse_channel, parse_state, waiting_problem
+from ocac.store.base import Incoming
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """One conversation to import, with the fields ocac does not know."""
+class Format(StrEnum):
+    """The formats `conversations import` reads."""
 
-    conversation: Conversation
-    extra: Mapping[str, Any]
+    AUTO = "auto"
+    JSON = "json"
+    CSV = "csv"
+    DATAVERSE = "dataverse"
 
 
-@dataclass(frozen=True)
+@dataclass
 class ImportFile:
-    """What an import file brings: conversations, and (in a store-shaped file) deleted records."""
+    """What import files bring: conversations, deleted records (store-shaped files), and what was skipped."""
 
     conversations: list[Incoming]
     deleted_records: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Ids (or row numbers) of rows left out by a documented rule."""
+    warnings: list[str] = field(default_factory=list)
 
 
-def read_import(path: Path, data: bytes, file_format: str) -> ImportFile:
-    """Parse an import file; `file_format` is json, csv or auto (by extension and content)."""
-    if file_format == "auto":
-        file_format = "csv" if path.suffix.lower() == ".csv" else "json"
-    deleted: list[str] = []
-    if file_format == "csv":
-        rows = _csv_rows(path, data)
-    else:
-        raws, top = json_list(
-            path, data, key="conversations", item_type=dict[str, msgspec.Raw], what="conversation objects",
-            shape="a list of conversations or an object with 'conversations'",
-        )  # fmt: skip
-        rows = [(f"row {index + 1}", dict(row)) for index, row in enumerate(raws)]
-        deleted = _deleted_records(path, top)
+@dataclass(frozen=True)
+class ReadOptions:
+    """What some readers need besides the file."""
+
+    persistent_workstreams: frozenset[str] = frozenset()
+
+
+Reader = Callable[[Path, bytes, ReadOptions], ImportFile]
+
+
+def read_json(path: Path, data: bytes, options: ReadOptions) -> ImportFile:
+    """A JSON list of conversations, or a store-shaped object (its deleted records come along)."""
+    raws, top = json_list(
+        path, data, key="conversations", item_type=dict[str, msgspec.Raw], what="conversation objects",
+        shape="a list of conversations or an object with 'conversations'",
+    )  # fmt: skip
+    rows = [(f"row {index + 1}", dict(row)) for index, row in enumerate(raws)]
+    return ImportFile(_incoming_rows(path, rows), _deleted_records(path, top))
+
+
+def read_csv(path: Path, data: bytes, options: ReadOptions) -> ImportFile:
+    """CSV with a header naming the columns."""
+    return ImportFile(_incoming_rows(path, _csv_rows(path, data)))
+
+
+def read_dataverse(path: Path, data: bytes, options: ReadOptions) -> ImportFile:
+    """A Web API export of Omnichannel's conversation table."""
+    from ocac.dataverse import read_conversations
+
+    return ImportFile(read_conversations(path, data, set(options.persistent_workstreams)))
+
+
+READERS: dict[Format, Reader] = {Format.JSON: read_json, Format.CSV: read_csv, Format.DATAVERSE: read_dataverse}
+
+
+def reader_for(path: Path, file_format: Format) -> Reader:
+    """The reader of a format; `auto` goes by the file's extension (.csv, else JSON)."""
+    if file_format is Format.AUTO:
+        file_format = Format.CSV if path.suffix.lower() == ".csv" else Format.JSON
+    return READERS[file_format]
+
+
+def read_import_files(paths: Sequence[Path], file_format: Format, persistent: set[str]) -> ImportFile:
+    """Read every file, as one import: an id may appear once across them all."""
+    options = ReadOptions(frozenset(persistent))
+    merged = ImportFile([])
+    first: dict[str, Path] = {}
+    for path in paths:
+        data = fsutil.read_bytes(path, "import file")
+        if data is None:
+            raise ImportFileError(f"import file {path} does not exist")
+        part = reader_for(path, file_format)(path, data, options)
+        for item in part.conversations:
+            other = first.setdefault(item.conversation.id, path)
+            if other != path:
+                raise ImportFileError(f"{path}: id '{item.conversation.id}' is also in {other}: an id may appear once")
+        merged.conversations.extend(part.conversations)
+        merged.deleted_records.extend(part.deleted_records)
+        merged.skipped.extend(part.skipped)
+        merged.warnings.extend(part.warnings)
+    return merged
+
+
+def _incoming_rows(path: Path, rows: list[tuple[str, dict[str, Any]]]) -> list[Incoming]:
     incoming = [_incoming(path, where, row) for where, row in rows]
     _check_unique(path, incoming, [where for where, _ in rows])
-    return ImportFile(incoming, deleted)
+    return incoming
 
 
 def json_list(
@@ -132,7 +190,7 @@ def _text(value: Any, where: str, field: str) -> str:
 
 
 def _incoming(path: Path, where: str, row: dict[str, Any]) -> Incoming:
-    optional = ("workstream", "record_id", "created_on")
+    optional = ("workstream", "record_id", "created_on", "network")
     row = {k: v for k, v in row.items() if not (k in optional and v == msgspec.Raw(b"null"))}  # null: absent
     try:
         for required in ("id", "channel", "modified_on"):
@@ -144,7 +202,7 @@ def _incoming(path: Path, where: str, row: dict[str, Any]) -> Incoming:
             "state": parse_state(_text(row.get("state", msgspec.Raw(b'"open"')), where, "state")),
             "modified_on": parse_instant(_text(row["modified_on"], where, "modified_on"), "modified_on"),
         }
-        for name in ("workstream", "record_id"):
+        for name in ("workstream", "record_id", "network"):
             if name in row:
                 fields[name] = _text(row[name], where, name)
         if "created_on" in row:
@@ -156,8 +214,9 @@ def _incoming(path: Path, where: str, row: dict[str, Any]) -> Incoming:
     conversation = Conversation(**fields)
     if not conversation.id:
         raise ImportFileError(f"{path}: {where}: id: must not be empty")
-    if conversation.state is State.WAITING and conversation.channel not in WAITING_CHANNELS:
-        raise ImportFileError(f"{path}: {where}: state: {conversation.channel} conversations cannot be waiting")
+    problem = waiting_problem(conversation.channel, conversation.state)
+    if problem:
+        raise ImportFileError(f"{path}: {where}: state: {problem}")
     extra = {k: v for k, v in row.items() if k not in KNOWN_FIELDS}
     return Incoming(conversation, extra)
 

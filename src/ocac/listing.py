@@ -1,37 +1,18 @@
-"""Selecting and describing conversations for `conversations list/show` and `status`. Pure."""
+"""Selecting and describing conversations for `conversations list` and `show`."""
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ocac.instants import format_instant, minutes_between, shift
-from ocac.model import Channel, Conversation, State
-from ocac.policy import Policy, Transition, Verdict, explain, plan
+from ocac.instants import format_instant, minutes_between
+from ocac.model import Conversation
+from ocac.policy import Policy, Transition, Verdict, explain
+from ocac.store import Selection, Store
 
 _NEVER = datetime.max.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What `conversations list` selects."""
-
-    channels: frozenset[Channel] = frozenset()
-    states: frozenset[State] = frozenset()
-    workstream: str | None = None
-    due_by: datetime | None = None
-    """Only conversations eligible at this instant (`--due`, `--due-within`)."""
-    limit: int | None = None
-
-    def matches(self, conversation: Conversation) -> bool:
-        """Whether the conversation passes the channel, state and workstream filters."""
-        return (
-            (not self.channels or conversation.channel in self.channels)
-            and (not self.states or conversation.state in self.states)
-            and (self.workstream is None or conversation.workstream == self.workstream)
-        )
 
 
 @dataclass(frozen=True)
@@ -69,6 +50,7 @@ class Row:
             "modified_on": format_instant(c.modified_on),
             "workstream": c.workstream,
             "record_id": c.record_id,
+            "network": c.network,
             "idle_minutes": self.idle_minutes,
             "due_at": format_instant(v.due_at) if v.due_at else None,
             "due": v.is_due(self.now),
@@ -80,40 +62,61 @@ class Row:
         }
 
 
+@dataclass(frozen=True)
+class Listing:
+    """The rows a listing shows, and how many matched before a limit cut them."""
+
+    rows: list[Row]
+    total: int
+
+    @property
+    def cut(self) -> bool:
+        """Whether a limit left matching conversations out."""
+        return self.total > len(self.rows)
+
+
 def select(
-    conversations: Sequence[Conversation],
+    store: Store,
     policy: Policy,
     now: datetime,
-    filters: Filters,
-    deleted_records: set[str] | frozenset[str] = frozenset(),
-) -> list[Row]:
-    """The rows `conversations list` shows, soonest due first."""
-    if filters.due_by is not None:
-        return _select_due(conversations, policy, now, filters, deleted_records)
-    rows = (Row(c, explain(c, policy, deleted_records), now) for c in conversations if filters.matches(c))
-    if filters.limit is not None:
-        return heapq.nsmallest(filters.limit, rows, key=Row.sort_key)
-    return sorted(rows, key=Row.sort_key)
+    selection: Selection,
+    *,
+    due_by: datetime | None = None,
+    limit: int | None = None,
+) -> Listing:
+    """What `conversations list` shows, soonest due first.
+
+    With `due_by`, only conversations a sweep at that instant would move: the store selects
+    them with its indexes and reads about `limit` of them.
+    """
+    if due_by is not None:
+        transitions = store.due(policy, due_by, selection=selection, limit=limit)
+        total = len(transitions)
+        if limit is not None and total >= limit:
+            total = sum(store.count_due(policy, due_by, selection=selection).values())
+        return Listing([_due_row(t, now) for t in transitions], total)
+    deleted = frozenset(store.deleted_records())
+    rows = (Row(c, explain(c, policy, deleted), now) for c in store.select(selection))
+    if limit is None:
+        chosen = sorted(rows, key=Row.sort_key)
+        return Listing(chosen, len(chosen))
+    seen = 0
+
+    def counted() -> Iterator[Row]:
+        nonlocal seen
+        for row in rows:
+            seen += 1
+            yield row
+
+    chosen = heapq.nsmallest(limit, counted(), key=Row.sort_key)
+    return Listing(chosen, seen)
 
 
-def _select_due(
-    conversations: Sequence[Conversation],
-    policy: Policy,
-    now: datetime,
-    filters: Filters,
-    deleted_records: set[str] | frozenset[str],
-) -> list[Row]:
-    """Due conversations: ordered from the plan's thresholds, explained only once selected."""
-    assert filters.due_by is not None
-    due = [
-        t
-        for t in plan(conversations, policy, filters.due_by, deleted_records)
-        if filters.matches(conversations[t.index])
-    ]
-
-    def key(transition: Transition) -> tuple[int, datetime, str]:
-        due_at = shift(transition.modified_on, transition.threshold_minutes)
-        return (0, due_at, transition.id) if due_at else (1, _NEVER, transition.id)
-
-    chosen = heapq.nsmallest(filters.limit, due, key=key) if filters.limit is not None else sorted(due, key=key)
-    return [Row(c, explain(c, policy, deleted_records), now) for c in (conversations[t.index] for t in chosen)]
+def _due_row(transition: Transition, now: datetime) -> Row:
+    """A due conversation's row, its verdict read off the cell that selected it."""
+    assert transition.conversation is not None
+    verdict = Verdict(
+        f"rule {transition.rule}", transition.rule, transition.threshold_minutes, transition.to_state,
+        transition.reason, transition.due_at,
+    )  # fmt: skip
+    return Row(transition.conversation, verdict, now)

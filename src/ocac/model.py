@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 import msgspec
 
 from ocac.errors import InvalidName, Refused
+from ocac.instants import format_instant
 
 
 class Channel(StrEnum):
@@ -34,6 +35,19 @@ class State(StrEnum):
     CLOSED = "closed"
 
 
+class Action(StrEnum):
+    """What a history record records: a sweep's move, or a change made by hand or by import."""
+
+    SWEEP = "sweep"
+    TOUCH = "touch"
+    SET_STATE = "set-state"
+    ADD = "add"
+    IMPORT = "import"
+    RECORD_DELETED = "record-deleted"
+    RECORD_UNDELETED = "record-undeleted"
+    CONFIG = "config"
+
+
 class Reason(StrEnum):
     """Why the sweep moved a conversation, in the names admins know from the service."""
 
@@ -44,6 +58,9 @@ class Reason(StrEnum):
 
 WAITING_CHANNELS = frozenset({Channel.PERSISTENT_CHAT, Channel.SMS, Channel.SOCIAL, Channel.TEAMS})
 """Channels whose conversations can wait (and whose workstreams can auto-close them)."""
+
+NOT_CLOSED = frozenset(s for s in State if s is not State.CLOSED)
+"""Every state but closed: what listings show unless asked for closed conversations."""
 
 RULE_STATES = (State.OPEN, State.ACTIVE, State.WRAP_UP)
 """States that the channel-state configuration has rules for."""
@@ -70,6 +87,8 @@ class Conversation(msgspec.Struct, omit_defaults=True, gc=False):
     workstream: str | None = None
     record_id: str | None = None
     created_on: AwareDatetime | None = None
+    network: str | None = None
+    """The service a messaging conversation runs on (`whatsapp`, `facebook`…), where rules may differ."""
 
 
 KNOWN_FIELDS = Conversation.__struct_fields__
@@ -107,21 +126,39 @@ def can_wait(channel: Channel) -> bool:
     return channel in WAITING_CHANNELS
 
 
-def touched(conversation: Conversation, now: datetime) -> Conversation:
+def waiting_problem(channel: Channel, state: State) -> str | None:
+    """Why a `channel` conversation cannot be in `state`, or None: the one rule about waiting."""
+    if state is State.WAITING and not can_wait(channel):
+        allowed = ", ".join(sorted(WAITING_CHANNELS))
+        return f"{channel} conversations cannot be waiting (only {allowed} can)"
+    return None
+
+
+def touched(conversation: Conversation, now: datetime, *, force: bool = False) -> Conversation:
     """The conversation after an activity (monitor, consult, transfer, message) at `now`."""
     if conversation.state is State.CLOSED:
         raise Refused(f"conversation '{conversation.id}' is closed: closed is final")
+    _check_forward(conversation, now, force)
     return msgspec.structs.replace(conversation, modified_on=now)
 
 
-def moved(conversation: Conversation, target: State, now: datetime) -> Conversation:
+def _check_forward(conversation: Conversation, now: datetime, force: bool) -> None:
+    """A change stamped before the conversation's last change turns its clock back: only on purpose."""
+    if now < conversation.modified_on and not force:
+        raise Refused(
+            f"--now {format_instant(now)} is before conversation '{conversation.id}' last changed "
+            f"({format_instant(conversation.modified_on)}): the clock would run backwards; add --force to do it anyway"
+        )
+
+
+def moved(conversation: Conversation, target: State, now: datetime, *, force: bool = False) -> Conversation:
     """The conversation after a manual change to `target` at `now`, as the state model allows."""
+    _check_forward(conversation, now, force)
     allowed = MANUAL_TRANSITIONS[conversation.state]
     if target not in allowed:
         names = ", ".join(allowed) or "none: closed is final"
         raise Refused(f"cannot move '{conversation.id}' from {conversation.state} to {target}: allowed: {names}")
-    if target is State.WAITING and not can_wait(conversation.channel):
-        raise Refused(
-            f"{conversation.channel} conversations cannot be waiting (only persistent-chat, sms, social and teams)"
-        )
+    problem = waiting_problem(conversation.channel, target)
+    if problem:
+        raise Refused(problem)
     return msgspec.structs.replace(conversation, state=target, modified_on=now)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
 
-from ocac.instants import shift
+from ocac.instants import ahead, minutes_between, shift
 from ocac.model import RULE_STATES, WAITING_CHANNELS, Channel, Conversation, Reason, State
 
 DAY = 1440
@@ -129,11 +130,7 @@ def _never(applies: str, because: str, rule: str | None = None) -> Verdict:
     return Verdict(applies, rule, None, None, None, None, never_because=because)
 
 
-def explain(
-    conversation: Conversation,
-    policy: Policy,
-    deleted_records: frozenset[str] | set[str] = frozenset(),
-) -> Verdict:
+def explain(conversation: Conversation, policy: Policy, deleted_records: Set[str] = frozenset()) -> Verdict:
     """Which rule or setting applies to `conversation`, its threshold, target and due instant."""
     channel, state = conversation.channel, conversation.state
     if state is State.CLOSED:
@@ -162,7 +159,9 @@ def explain(
 
 
 def _wrap_up_block(conversation: Conversation, policy: Policy) -> int | None:
-    stream = policy.workstreams.get(conversation.workstream or "")
+    if conversation.workstream is None:
+        return None
+    stream = policy.workstreams.get(conversation.workstream)
     return stream.wrap_up_block if stream else None
 
 
@@ -170,7 +169,7 @@ def _explain_case(conversation: Conversation, deleted_records: Iterable[str]) ->
     record = conversation.record_id
     if record is not None and record in deleted_records:
         return Verdict(
-            f"linked record '{record}' was deleted", "case/record-deleted", 0,
+            f"linked record '{record}' was deleted", RECORD_DELETED_RULE, 0,
             State.CLOSED, Reason.RECORD_DELETED, conversation.modified_on,
         )  # fmt: skip
     because = f"it closes when its linked record '{record}' is deleted" if record else "it has no linked record"
@@ -195,10 +194,8 @@ def _explain_waiting(conversation: Conversation, policy: Policy) -> Verdict:
 
 
 class Transition(msgspec.Struct, frozen=True, gc=False):
-    """One planned move of one conversation."""
+    """One planned move of one conversation, named by its id."""
 
-    index: int
-    """The conversation's position in the store, for the executor."""
     id: str
     channel: Channel
     from_state: State
@@ -208,7 +205,130 @@ class Transition(msgspec.Struct, frozen=True, gc=False):
     threshold_minutes: int
     idle_minutes: int
     modified_on: datetime
-    """The timestamp the plan was made against; the executor re-checks it."""
+    """The stamp the plan saw: a store moves the conversation only if it is still this (and the state)."""
+    conversation: Conversation | None = None
+    """The conversation as the plan saw it, for listings."""
+
+    @property
+    def due_at(self) -> datetime:
+        """The instant after which the conversation was eligible."""
+        return ahead(self.modified_on, self.threshold_minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class Cutoff:
+    """One cell of the policy at an instant: which conversations are due, and where they go.
+
+    A conversation belongs to the cell when its channel (any, if None) and state match, its
+    workstream is one of `workstreams` (when given) and none of `other_workstreams`, its
+    network likewise, and (for `record_deleted`) its linked record is deleted. It is due when
+    its `modified_on` is strictly before `before`. Cells never overlap, so a database can
+    select each with one index range scan.
+    """
+
+    channel: Channel | None
+    state: State
+    before: datetime
+    target: State
+    reason: Reason
+    rule: str
+    threshold_minutes: int
+    workstreams: frozenset[str] | None = None
+    other_workstreams: frozenset[str] = frozenset()
+    networks: frozenset[str] | None = None
+    other_networks: frozenset[str] = frozenset()
+    record_deleted: bool = False
+
+    def holds(self, conversation: Conversation, deleted_records: Set[str] = frozenset()) -> bool:
+        """Whether `conversation` is in this cell (whatever its `modified_on`)."""
+        return (
+            (self.channel is None or conversation.channel is self.channel)
+            and conversation.state is self.state
+            and _in(conversation.workstream, self.workstreams, self.other_workstreams)
+            and _in(conversation.network, self.networks, self.other_networks)
+            and (not self.record_deleted or conversation.record_id in deleted_records)
+        )
+
+    def transition(self, conversation: Conversation, now: datetime) -> Transition:
+        """The move of a conversation of this cell, due at `now`."""
+        return Transition(
+            conversation.id, conversation.channel, conversation.state, self.target, self.reason, self.rule,
+            self.threshold_minutes, minutes_between(conversation.modified_on, now), conversation.modified_on,
+            conversation,
+        )  # fmt: skip
+
+
+def _in(value: str | None, only: frozenset[str] | None, others: frozenset[str]) -> bool:
+    return (only is None or value in only) and value not in others
+
+
+def cutoffs(policy: Policy, now: datetime) -> list[Cutoff]:
+    """Every cell of `policy` in which a conversation can be due at `now`, with its cutoff instant.
+
+    Pure, and equivalent to `explain(c).is_due(now)` for every conversation `c` (a property
+    test holds it to that); cells whose cutoff falls before the year 1 are left out, since
+    nothing in them can be due.
+    """
+    cells: list[Cutoff | None] = []
+    for (channel, state), rule in policy.rules.items():
+        if channel is Channel.CASE or rule.minutes is None or state not in RULE_STATES:
+            continue
+        if state is State.WRAP_UP:
+            cells.extend(_wrap_up_cells(policy, rule, now))
+        else:
+            cells.append(_cell(now, channel, state, rule.minutes, rule.target, Reason.AUTO_CLOSED_BY_SYSTEM, rule.name))
+    for stream in policy.workstreams.values():
+        if stream.auto_close_after is not None:
+            cells.append(_cell(
+                now, None, State.WAITING, stream.auto_close_after, State.CLOSED, Reason.AUTO_CLOSED_FROM_WAITING,
+                f"workstream:{stream.name}", workstreams=frozenset({stream.name}),
+            ))  # fmt: skip
+    for state in (State.OPEN, State.ACTIVE):
+        cells.append(_cell(
+            now, Channel.CASE, state, 0, State.CLOSED, Reason.RECORD_DELETED, RECORD_DELETED_RULE,
+            record_deleted=True,
+        ))  # fmt: skip
+    return [cell for cell in cells if cell is not None]
+
+
+RECORD_DELETED_RULE = "case/record-deleted"
+
+
+def _wrap_up_cells(policy: Policy, rule: Rule, now: datetime) -> list[Cutoff | None]:
+    """A wrap-up rule's cell, split off for each workstream whose longer wrap-up block wins."""
+    assert rule.minutes is not None
+    longer = {
+        stream.name: stream.wrap_up_block
+        for stream in policy.workstreams.values()
+        if stream.wrap_up_block is not None and stream.wrap_up_block > rule.minutes
+    }
+    reason = Reason.AUTO_CLOSED_BY_SYSTEM
+    cells = [
+        _cell(now, rule.channel, rule.state, block, rule.target, reason, rule.name, workstreams=frozenset({name}))
+        for name, block in longer.items()
+    ]
+    cells.append(
+        _cell(now, rule.channel, rule.state, rule.minutes, rule.target, reason, rule.name,
+              other_workstreams=frozenset(longer))
+    )  # fmt: skip
+    return cells
+
+
+def _cell(
+    now: datetime,
+    channel: Channel | None,
+    state: State,
+    minutes: int,
+    target: State,
+    reason: Reason,
+    rule: str,
+    **selector: Any,
+) -> Cutoff | None:
+    try:
+        before = now - timedelta(minutes=minutes)
+    except OverflowError:
+        return None  # a cutoff before the year 1: nothing is that old
+    return Cutoff(channel, state, before, target, reason, rule, minutes, **selector)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,15 +352,15 @@ def _cutoff(now: datetime, verdict: Verdict) -> _Cutoff:
 
 
 def plan(
-    conversations: Sequence[Conversation],
+    conversations: Iterable[Conversation],
     policy: Policy,
     now: datetime,
-    deleted_records: frozenset[str] | set[str] = frozenset(),
+    deleted_records: Set[str] = frozenset(),
 ) -> list[Transition]:
-    """Every transition a sweep at `now` makes: one for each conversation that is due.
+    """Every transition a sweep at `now` makes: one for each conversation that is due, in store order.
 
-    Equivalent to `explain(c).is_due(now)` for every `c`, but with one cutoff instant per
-    rule instead of per-conversation arithmetic, since stores hold millions of conversations.
+    The reference: `explain(c).is_due(now)` for every `c`, but with one cutoff instant per
+    verdict instead of per-conversation arithmetic, since stores hold millions of conversations.
     The cells whose verdict depends on nothing but (channel, state) are looked up first.
     """
     cutoffs: dict[tuple[Channel, State, str | None], _Cutoff | None] = {}
@@ -249,7 +369,7 @@ def plan(
     append = transitions.append
     closed = State.CLOSED
     minute = timedelta(minutes=1)
-    for index, conversation in enumerate(conversations):
+    for conversation in conversations:
         state = conversation.state
         if state is closed:
             continue
@@ -269,7 +389,6 @@ def plan(
         if modified_on < cutoff.before:
             append(
                 Transition(
-                    index,
                     conversation.id,
                     conversation.channel,
                     state,
@@ -279,6 +398,7 @@ def plan(
                     cutoff.threshold,
                     (now - modified_on) // minute,
                     modified_on,
+                    conversation,
                 )  # fmt: skip
             )
     return transitions
@@ -296,7 +416,7 @@ def _simple_cutoffs(policy: Policy, now: datetime) -> dict[tuple[Channel, State]
 
 
 def _cutoff_key(
-    conversation: Conversation, policy: Policy, deleted_records: frozenset[str] | set[str]
+    conversation: Conversation, policy: Policy, deleted_records: Set[str]
 ) -> tuple[Channel, State, str | None]:
     """Conversations with equal keys share a verdict (up to their own modified_on)."""
     channel, state = conversation.channel, conversation.state

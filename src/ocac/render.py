@@ -6,9 +6,12 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ocac.instants import format_instant
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -84,6 +87,28 @@ def message(text: str) -> None:
     err().print(printable(text), soft_wrap=True)
 
 
+def print_csv(headings: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """CSV with a header on stdout, for spreadsheets (values as they are: no escapes, no colour)."""
+    import csv
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(headings)
+    writer.writerows(rows)
+    sys.stdout.flush()
+
+
+def compact(value: object) -> str:
+    """A value as compact JSON, for a table cell."""
+    import msgspec
+
+    return msgspec.json.encode(value).decode()
+
+
+def instant(value: datetime) -> str:
+    """An instant as tables show it: RFC 3339, in UTC."""
+    return format_instant(value)
+
+
 def print_json(document: object) -> None:
     """One JSON document on stdout."""
     import msgspec
@@ -154,3 +179,20 @@ def large(path: Path) -> bool:
         return path.stat().st_size >= PROGRESS_MIN_BYTES
     except OSError:
         return False
+
+
+@contextlib.contextmanager
+def counter(total: int | None, *, wanted: bool, description: str) -> Iterator[Callable[[int], None]]:
+    """A transient progress bar counting items on stderr, on a terminal only; yields `done(n)`."""
+    if not wanted or not _isatty(sys.stderr):
+        yield lambda done: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err(), transient=True,
+    )  # fmt: skip
+    with bar:
+        task = bar.add_task(description, total=total)
+        yield lambda done: bar.update(task, completed=done)

@@ -1,16 +1,17 @@
-"""The numbers behind `ocac status`. Pure."""
+"""The numbers behind `ocac status`: counts, what is due, the oldest open conversations, the last sweep."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
+from ocac.audit import SweepSummary
 from ocac.durations import format_minutes
 from ocac.instants import ahead, format_instant, minutes_between
 from ocac.model import Channel, State
-from ocac.policy import Policy, plan
-from ocac.store.document import Document, SweepMarker
+from ocac.policy import Policy
+from ocac.store import Store
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,9 @@ class Summary:
     due_now: int
     due_next: int
     oldest: dict[Channel, tuple[str, int]]
-    last_sweep: SweepMarker | None
+    last_sweep: SweepSummary | None
+    config: Path | None = None
+    """The configuration file used, or None for the built-in defaults."""
 
     @property
     def now_text(self) -> str:
@@ -34,42 +37,30 @@ class Summary:
         return format_minutes(self.interval_minutes)
 
     @property
-    def last_sweep_text(self) -> str:
-        if self.last_sweep is None:
-            return "last sweep: none recorded in this store"
-        return f"last sweep: {self.last_sweep.at}, moved {self.last_sweep.moved} (run {self.last_sweep.run_id})"
+    def sweep_age_minutes(self) -> int | None:
+        """Minutes since the last sweep, or None when none is recorded."""
+        return None if self.last_sweep is None else minutes_between(self.last_sweep.at, self.now)
 
     def to_json(self) -> dict[str, object]:
         return {
             "now": self.now_text,
+            "config": None if self.config is None else str(self.config),
             "counts": {str(c): {str(s): n for s, n in row.items()} for c, row in self.counts.items()},
             "due_now": self.due_now,
             "due_next_sweep": self.due_next,
             "interval_minutes": self.interval_minutes,
             "oldest_open": {str(c): {"id": i, "idle_minutes": m} for c, (i, m) in self.oldest.items()},
-            "last_sweep": None if self.last_sweep is None else {
-                "run_id": self.last_sweep.run_id, "at": self.last_sweep.at, "moved": self.last_sweep.moved,
-            },
-        }  # fmt: skip
+            "last_sweep": None if self.last_sweep is None else self.last_sweep.to_json()
+            | {"age_minutes": self.sweep_age_minutes},
+        }
 
 
-def summarise(document: Document, policy: Policy, now: datetime, interval_minutes: int) -> Summary:
+def summarise(store: Store, policy: Policy, now: datetime, interval_minutes: int, config: Path | None) -> Summary:
     """The status of the floor at `now`."""
-    counts: dict[Channel, dict[State, int]] = defaultdict(lambda: defaultdict(int))
-    oldest: dict[Channel, tuple[str, datetime]] = {}
-    for conversation in document.conversations:
-        counts[conversation.channel][conversation.state] += 1
-        if conversation.state is State.CLOSED:
-            continue
-        best = oldest.get(conversation.channel)
-        if best is None or conversation.modified_on < best[1]:
-            oldest[conversation.channel] = (conversation.id, conversation.modified_on)
-    deleted = document.deleted_records
-    due_now = len(plan(document.conversations, policy, now, deleted))
-    due_next = len(plan(document.conversations, policy, ahead(now, interval_minutes), deleted))
-    return Summary(
-        now, interval_minutes,
-        {c: dict(row) for c, row in counts.items()}, due_now, due_next,
-        {c: (i, minutes_between(m, now)) for c, (i, m) in sorted(oldest.items())},
-        document.meta.last_sweep,
-    )  # fmt: skip
+    counts: dict[Channel, dict[State, int]] = {}
+    for (channel, state), n in sorted(store.counts().items()):
+        counts.setdefault(channel, {})[state] = n
+    due_now = sum(store.count_due(policy, now).values())
+    due_next = sum(store.count_due(policy, ahead(now, interval_minutes)).values())
+    oldest = {c: (i, minutes_between(m, now)) for c, (i, m) in sorted(store.oldest_open().items())}
+    return Summary(now, interval_minutes, counts, due_now, due_next, oldest, store.last_sweep(), config)

@@ -1,24 +1,29 @@
-"""The sweep: plan (pure, in `ocac.policy`) and the executor that applies a plan atomically."""
+"""The sweep: the policy's plan (pure, `ocac.policy`) applied by a store, and what it reports."""
 
 from __future__ import annotations
 
-import os
-import secrets
+import shlex
+import subprocess
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ocac import history, store
+import msgspec
+
+from ocac.audit import Audit
+from ocac.errors import InvalidInput, NotifyFailed
 from ocac.instants import format_instant
-from ocac.policy import Policy, Transition, plan
-from ocac.store.document import Document, SweepMarker
+from ocac.policy import Policy, Transition
+from ocac.store import Store
+
+NOTIFY_TIMEOUT = 120
+"""Seconds a notify command may take."""
 
 
 @dataclass(frozen=True)
 class SweepResult:
-    """What a sweep planned and whether it was applied."""
+    """What a sweep planned, whether it was applied, and with which configuration."""
 
     run_id: str
     now: datetime
@@ -26,6 +31,10 @@ class SweepResult:
     transitions: list[Transition]
     considered: int
     written: bool
+    config: Path | None = None
+    """The configuration file used, or None for the built-in defaults."""
+    skipped: str | None = None
+    """Why the sweep did not run (another host's sweep holds the store), or None."""
 
     def summary(self) -> Counter[tuple[str, str]]:
         """Counts by (channel, target state)."""
@@ -38,6 +47,8 @@ class SweepResult:
             "now": format_instant(self.now),
             "dry_run": self.dry_run,
             "applied": self.written,
+            "skipped": self.skipped,
+            "config": None if self.config is None else str(self.config),
             "considered": self.considered,
             "moved": len(self.transitions),
             "transitions": [transition_json(t) for t in self.transitions],
@@ -59,76 +70,38 @@ def transition_json(transition: Transition) -> dict[str, object]:
     }
 
 
-def new_run_id(now: datetime) -> str:
-    """A unique, sortable id for one sweep."""
-    return f"{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(4)}"
-
-
-def plan_sweep(document: Document, policy: Policy, now: datetime) -> list[Transition]:
-    """The transitions due in `document` at `now`."""
-    return plan(document.conversations, policy, now, document.deleted_records)
-
-
-def apply(document: Document, transitions: list[Transition], now: datetime) -> None:
-    """Move each planned conversation to its target and restart its clock at `now`."""
-    conversations = document.conversations
-    for transition in transitions:
-        conversation = conversations[transition.index]
-        conversation.state = transition.to_state
-        conversation.modified_on = now
-    document.mark_changed((t.index for t in transitions), ("state", "modified_on"))
-
-
-def history_records(run_id: str, now: datetime, transitions: list[Transition]) -> list[history.Record]:
-    """The audit records of an applied sweep."""
-    at = format_instant(now)
-    record = history.Record
-    return [
-        record(
-            run_id, at, t.id, t.channel, t.from_state, t.to_state, t.reason, t.rule, t.threshold_minutes,
-            t.idle_minutes,
-        )  # fmt: skip
-        for t in transitions
-    ]
-
-
-def _silent(step: str) -> None:
-    """No progress report."""
-
-
-def run_sweep(
-    store_path: Path,
-    policy: Policy,
-    now: datetime,
-    *,
-    dry_run: bool,
-    lock_timeout: float,
-    progress: Callable[[str], None] = _silent,
-) -> SweepResult:
-    """Plan and, unless `dry_run`, apply a sweep at `now`, with its history, under the store lock.
-
-    `progress` is told each phase (for a progress bar on large stores).
-    """
-    run_id = new_run_id(now)
-    progress("loading store")
-    if not dry_run and not os.path.lexists(store_path):
-        return SweepResult(run_id, now, False, [], 0, False)  # nothing to sweep: no lock, no folders made
+def run_sweep(store: Store, policy: Policy, audit: Audit, *, dry_run: bool, config: Path | None) -> SweepResult:
+    """Plan a sweep at `audit.at` and, unless `dry_run`, have the store apply it with its history."""
     if dry_run:
-        document = store.load(store_path)
-        progress("planning")
-        transitions = plan_sweep(document, policy, now)
-        return SweepResult(run_id, now, True, transitions, len(document.conversations), False)
-    with store.transaction(store_path, lock_timeout) as txn:
-        document = txn.document
-        progress("planning")
-        transitions = plan_sweep(document, policy, now)
-        if not transitions:
-            return SweepResult(run_id, now, False, [], len(document.conversations), False)
-        progress("writing store and history")
-        apply(document, transitions, now)
-        log = store.history_path(store_path)
-        lines = history.encode_entries(history_records(run_id, now, transitions))
-        previous = history.size(log)
-        document.set_marker(SweepMarker(run_id, format_instant(now), len(transitions), previous + len(lines)))
-        written = txn.commit(before_replace=lambda: history.append(log, lines, like=store_path))
-        return SweepResult(run_id, now, False, transitions, len(document.conversations), written)
+        transitions = store.due(policy, audit.at)
+        considered = sum(store.counts().values())
+        return SweepResult(audit.run_id, audit.at, True, transitions, considered, False, config)
+    outcome = store.sweep(policy, audit)
+    return SweepResult(
+        audit.run_id, audit.at, False, outcome.transitions, outcome.considered, outcome.written, config,
+        outcome.skipped,
+    )  # fmt: skip
+
+
+def notify_argv(command: str) -> list[str]:
+    """The notify command split into arguments (no shell); a bad one is refused before the sweep."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as error:
+        raise InvalidInput(f"--notify-command: {error}: fix the quoting") from None
+    if not argv:
+        raise InvalidInput("--notify-command is empty: give a command, or leave the option out")
+    return argv
+
+
+def notify(argv: list[str], result: SweepResult) -> None:
+    """Run the notify command with the sweep as JSON on stdin; a failure is reported, the sweep stands."""
+    payload = msgspec.json.encode(result.to_json())
+    try:
+        completed = subprocess.run(argv, input=payload, capture_output=True, timeout=NOTIFY_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise NotifyFailed(f"sweep committed, but --notify-command failed: {error}") from None
+    if completed.returncode != 0:
+        detail = completed.stderr.decode(errors="replace").strip().splitlines()
+        tail = f": {detail[-1]}" if detail else ""
+        raise NotifyFailed(f"sweep committed, but --notify-command exited with {completed.returncode}{tail}")

@@ -16,6 +16,7 @@ from ocac.cli import conversations as conversations_cli
 from ocac.cli import history as history_cli
 from ocac.cli import records as records_cli
 from ocac.cli import status as status_cli
+from ocac.cli import store as store_cli
 from ocac.cli import sweep as sweep_cli
 from ocac.cli import workstream as workstream_cli
 from ocac.cli.common import Settings
@@ -77,6 +78,7 @@ app.add_typer(workstream_cli.app, name="workstream")
 app.add_typer(conversations_cli.app, name="conversations")
 app.add_typer(records_cli.app, name="records")
 app.add_typer(sweep_cli.app, name="sweep")
+app.add_typer(store_cli.app, name="store")
 history_cli.register(app)
 status_cli.register(app)
 
@@ -98,13 +100,14 @@ def root(
         show_default=False,
         help="Configuration file (TOML). [default: the user config folder's ocac/config.toml]",
     ),
-    store: Path | None = typer.Option(
+    store: str | None = typer.Option(
         None,
         "--store",
         envvar=paths.ENV_STORE,
-        metavar="PATH",
+        metavar="STORE",
         show_default=False,
-        help="Conversation store (.json, or .toml). [default: the user data folder's ocac/conversations.json]",
+        help="Conversation store: a path (.json, .toml, .sqlite, .sqlite3, .db), sqlite:///ABSOLUTE/PATH or "
+        "postgresql://USER@HOST/DATABASE. [default: the user data folder's ocac/conversations.json]",
     ),
     lock_timeout: float = typer.Option(
         paths.DEFAULT_LOCK_TIMEOUT,
@@ -130,8 +133,9 @@ def root(
     render.set_color(color)
     ctx.obj = Settings(
         config_path=config or paths.default_config_path(),
-        store_path=store or paths.default_store_path(),
+        store=store if store is not None else str(paths.default_store_path()),
         lock_timeout=lock_timeout,
+        config_explicit=config is not None,
     )
 
 

@@ -1,22 +1,25 @@
-"""What every command shares: the resolved settings, `--now`, loading config and store."""
+"""What every command shares: the resolved settings, `--now`, opening config and store, help texts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from ocac import paths
+from ocac.audit import Audit, audit_for
+from ocac.config import LoadedConfig, load_config
+from ocac.errors import InvalidInput, NotFound
+from ocac.instants import parse_instant, wall_clock
+from ocac.store import Store, open_store
 
-if TYPE_CHECKING:
-    from ocac.config import LoadedConfig
-    from ocac.store import Document
-
-NOW_HELP = "The instant to judge idle time at (RFC 3339 with an offset); default: the clock."
+NOW_HELP = "The instant to judge at (RFC 3339 with an offset, e.g. 2026-11-25T12:00:00Z). [default: the clock]"
+CHANGE_NOW_HELP = "The instant of this change (RFC 3339 with an offset). [default: the clock]"
 JSON_HELP = "Print one JSON document on stdout instead of a table."
+PREFIX_SHOWN = 10
+"""How many matches an ambiguous id prefix lists."""
 
 
 @dataclass(frozen=True)
@@ -24,44 +27,72 @@ class Settings:
     """The root options, resolved."""
 
     config_path: Path
-    store_path: Path
+    store: str
     lock_timeout: float
+    config_explicit: bool = False
+    """Whether the configuration was named (flag or environment): then it must exist."""
 
 
 def settings(ctx: typer.Context) -> Settings:
     """The root options of this invocation."""
     root = ctx.find_root()
     if not isinstance(root.obj, Settings):  # a sub-app invoked on its own, as in some tests
-        root.obj = Settings(paths.default_config_path(), paths.default_store_path(), paths.DEFAULT_LOCK_TIMEOUT)
+        root.obj = Settings(paths.default_config_path(), str(paths.default_store_path()), paths.DEFAULT_LOCK_TIMEOUT)
     return root.obj
 
 
-def clock() -> datetime:
-    """The current instant, to the second: stamps stay readable and idle times whole."""
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def resolve_now(text: str | None) -> datetime:
-    """`--now` parsed, or the clock (the shell is where the clock is read)."""
-    from ocac.instants import parse_instant
-
+def parse_now(text: str | None) -> datetime | None:
+    """`--now` parsed; None for the clock (the store's, where the store has one)."""
     if text is None or text.strip().lower() == "now":
-        return clock()
+        return None
     return parse_instant(text, "--now")
 
 
-def load_config(ctx: typer.Context) -> LoadedConfig:
-    """The configuration file, validated."""
-    from ocac.config import load_config as load
+def instant(text: str | None, store: Store | None = None) -> datetime:
+    """`--now`, or the store's clock (a database server's, so that hosts agree), or this host's."""
+    given = parse_now(text)
+    if given is not None:
+        return given
+    return store.clock() if store is not None else wall_clock()
 
-    return load(settings(ctx).config_path)
+
+def config_of(ctx: typer.Context) -> LoadedConfig:
+    """The configuration file, validated (a named file that is missing is refused)."""
+    s = settings(ctx)
+    return load_config(s.config_path, required=s.config_explicit)
 
 
-def load_store(ctx: typer.Context) -> Document:
-    """The store, validated, read without a lock."""
-    from ocac import store
+def store_of(ctx: typer.Context) -> Store:
+    """The store `--store` names; closed when the command ends."""
+    store = new_store(ctx)
+    ctx.call_on_close(store.close)
+    return store
 
-    return store.load(settings(ctx).store_path)
+
+def new_store(ctx: typer.Context) -> Store:
+    """A new handle on the store `--store` names; the caller closes it."""
+    s = settings(ctx)
+    return open_store(s.store, s.lock_timeout)
+
+
+def audit(at: datetime) -> Audit:
+    """Who makes a change now, for the audit trail."""
+    return audit_for(at)
+
+
+def resolve_id(store: Store, text: str) -> str:
+    """A conversation id, or a unique prefix of one (as git takes a hash prefix)."""
+    if store.get(text) is not None:
+        return text
+    if not text:
+        raise InvalidInput("the conversation id is empty")
+    matches = store.ids_starting_with(text, PREFIX_SHOWN + 1)
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise NotFound(f"no conversation '{text}' in {store.location}: see 'ocac conversations list'")
+    shown = ", ".join(matches[:PREFIX_SHOWN]) + (", …" if len(matches) > PREFIX_SHOWN else "")
+    raise InvalidInput(f"'{text}' is the start of several conversation ids ({shown}): give more of the id")
 
 
 def sub_app(help: str) -> typer.Typer:

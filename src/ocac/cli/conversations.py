@@ -2,21 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
-from ocac.cli.common import JSON_HELP, NOW_HELP, load_config, load_store, resolve_now, settings, sub_app
+from ocac import render
+from ocac.cli.common import (
+    CHANGE_NOW_HELP,
+    JSON_HELP,
+    NOW_HELP,
+    audit,
+    config_of,
+    instant,
+    resolve_id,
+    settings,
+    store_of,
+    sub_app,
+)
+from ocac.durations import format_idle, format_minutes, parse_minutes
+from ocac.errors import InvalidInput, Refused
+from ocac.instants import ahead, format_instant, minutes_between, parse_instant
+from ocac.interchange import Format, read_import_files
+from ocac.listing import Row, select
+from ocac.model import (
+    NOT_CLOSED,
+    Action,
+    Conversation,
+    moved,
+    parse_channel,
+    parse_state,
+    touched,
+    waiting_problem,
+)
+from ocac.policy import explain
+from ocac.store import Selection
 
 app = sub_app("List, inspect, add, import and change conversations.\n\nExample: ocac conversations list --due")
 
-if TYPE_CHECKING:
-    from ocac.model import Conversation
-
-ACTIONS = ("monitor", "consult", "transfer", "message")
+ACTIVITIES = ("monitor", "consult", "transfer", "message")
 
 
 @app.command("list")
@@ -29,64 +54,56 @@ def list_(
     due_within: str | None = typer.Option(
         None, "--due-within", metavar="DURATION", help="Only conversations due within this time."
     ),
-    limit: int | None = typer.Option(None, "--limit", min=0, help="At most this many (soonest due first)."),
-    now: str | None = typer.Option(None, "--now", help=NOW_HELP),
+    limit: int | None = typer.Option(None, "--limit", metavar="N", min=0, help="At most N (soonest due first)."),
+    all_: bool = typer.Option(False, "--all", help="Closed conversations too (left out unless --state closed)."),
+    now: str | None = typer.Option(None, "--now", metavar="TIME", help=NOW_HELP),
     json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List conversations, soonest due first, with when and to what each will move.
 
     Example: ocac conversations list --due --limit 20
     """
-    from ocac import render
-    from ocac.durations import format_idle, parse_minutes
-    from ocac.errors import InvalidInput
-    from ocac.instants import ahead
-    from ocac.listing import Filters, select
-    from ocac.model import parse_channel, parse_state
-
-    instant = resolve_now(now)
-    due_by = instant if due else None
-    if due_within is not None:
-        minutes = parse_minutes(due_within)
-        if minutes is None:
-            raise InvalidInput("--due-within needs a finite duration such as 1h")
-        due_by = ahead(instant, minutes)
-    filters = Filters(
-        frozenset(parse_channel(c) for c in channel or ()),
-        frozenset(parse_state(s) for s in state or ()),
-        workstream, due_by, limit,
-    )  # fmt: skip
-    policy = load_config(ctx).policy
-    document = load_store(ctx)
-    rows = select(document.conversations, policy, instant, filters, document.deleted_records)
+    states = frozenset(parse_state(s) for s in state or ())
+    if not states and not all_:
+        states = NOT_CLOSED
+    selection = Selection(frozenset(parse_channel(c) for c in channel or ()), states, workstream)
+    minutes = _due_within(due_within)
+    store = store_of(ctx)
+    at = instant(now, store)
+    due_by = ahead(at, minutes) if minutes is not None else (at if due else None)
+    listing = select(store, config_of(ctx).policy, at, selection, due_by=due_by, limit=limit)
     if json:
-        render.print_json([row.to_json() for row in rows])
+        render.print_json([row.to_json() for row in listing.rows])
         return
-    if not rows:
-        render.message("no conversations match")
+    if not listing.rows:
+        render.message("no conversations match" + ("" if all_ or state else " (closed ones are left out: --all)"))
         return
     table = render.table("id", "channel", "state", "idle", "due", "moves to")
-    for row in rows:
-        verdict = row.verdict
-        when = "never" if verdict.due_at is None else _relative(verdict.due_at, instant)
-        idle = format_idle(row.idle_minutes) + (" (future!)" if row.in_future else "")
-        target = str(verdict.target) if verdict.target else "-"
-        table.add_row(
-            row.conversation.id,
-            str(row.conversation.channel),
-            str(row.conversation.state),
-            idle,
-            when,
-            target,
-        )
+    for row in listing.rows:
+        table.add_row(*_list_cells(row, at))
     render.show(table)
-    render.message(f"{len(rows)} conversation(s)")
+    shown = f"{len(listing.rows)} of {listing.total}" if listing.cut else str(len(listing.rows))
+    render.message(f"{shown} conversation(s)")
+
+
+def _due_within(text: str | None) -> int | None:
+    if text is None:
+        return None
+    minutes = parse_minutes(text)
+    if minutes is None:
+        raise InvalidInput("--due-within needs a finite duration such as 1h")
+    return minutes
+
+
+def _list_cells(row: Row, now: datetime) -> tuple[str, ...]:
+    verdict, conversation = row.verdict, row.conversation
+    when = "never" if verdict.due_at is None else _relative(verdict.due_at, now)
+    idle = format_idle(row.idle_minutes) + (" (future!)" if row.in_future else "")
+    target = str(verdict.target) if verdict.target else "-"
+    return conversation.id, str(conversation.channel), str(conversation.state), idle, when, target
 
 
 def _relative(due_at: datetime, now: datetime) -> str:
-    from ocac.durations import format_idle
-    from ocac.instants import minutes_between
-
     if due_at < now:
         return "now"
     return "in " + format_idle(max(minutes_between(now, due_at), 0))
@@ -95,58 +112,46 @@ def _relative(due_at: datetime, now: datetime) -> str:
 @app.command("show")
 def show(
     ctx: typer.Context,
-    conversation_id: str = typer.Argument(..., metavar="ID", help="The conversation's id."),
-    now: str | None = typer.Option(None, "--now", help=NOW_HELP),
+    conversation_id: str = typer.Argument(..., metavar="ID", help="The conversation's id, or a unique start of it."),
+    now: str | None = typer.Option(None, "--now", metavar="TIME", help=NOW_HELP),
     json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show every field of a conversation and why it will (or will never) be moved.
 
-    Example: ocac conversations show 5f0c…
+    Example: ocac conversations show 5f0c
     """
-    from ocac import render, store
-    from ocac.durations import format_idle, format_minutes
-    from ocac.errors import NotFound
-    from ocac.instants import format_instant
-    from ocac.listing import Row
-    from ocac.policy import explain
-
-    instant = resolve_now(now)
-    policy = load_config(ctx).policy
-    document = store.load(settings(ctx).store_path, writable=True)
-    index = document.index_of(conversation_id)
-    if index is None:
-        raise NotFound(f"no conversation '{conversation_id}' in {document.path}: see 'ocac conversations list'")
-    conversation = document.conversations[index]
-    row = Row(conversation, explain(conversation, policy, document.deleted_records), instant)
-    fields = store.fields_of(document, index)
+    store = store_of(ctx)
+    stored = store.get(resolve_id(store, conversation_id))
+    assert stored is not None
+    at = instant(now, store)
+    conversation = stored.conversation
+    deleted = frozenset(r for r in store.deleted_records() if r == conversation.record_id)
+    row = Row(conversation, explain(conversation, config_of(ctx).policy, deleted), at)
     verdict = row.verdict
     if json:
-        render.print_json({"fields": fields, "explanation": row.to_json() | {
-            "applies": verdict.applies, "never_because": verdict.never_because,
-        }})  # fmt: skip
+        explanation = row.to_json() | {"applies": verdict.applies, "never_because": verdict.never_because}
+        render.print_json({"fields": stored.fields, "explanation": explanation})
         return
     table = render.table("field", "value")
-    for key, value in fields.items():
-        table.add_row(key, value if isinstance(value, str) else _compact(value))
+    for key, value in stored.fields.items():
+        table.add_row(key, value if isinstance(value, str) else render.compact(value))
     render.show(table)
-    lines = [f"applies: {verdict.applies}"]
-    lines.append(f"idle: {format_idle(row.idle_minutes)}")
-    if row.in_future:
-        lines.append(f"warning: modified_on is after {format_instant(instant)}: it is not swept until then")
-    if verdict.due_at is None:
-        lines.append(f"never moved: {verdict.never_because}")
-    else:
-        status = "due now" if verdict.is_due(instant) else "not yet due"
-        lines.append(f"threshold: {format_minutes(verdict.threshold_minutes)} → {verdict.target} ({verdict.reason})")
-        lines.append(f"eligible after: {format_instant(verdict.due_at)} ({status})")
-    for line in lines:
+    for line in _explanation(row, at):
         render.show(line)
 
 
-def _compact(value: object) -> str:
-    import msgspec
-
-    return msgspec.json.encode(value).decode()
+def _explanation(row: Row, at: datetime) -> list[str]:
+    verdict = row.verdict
+    lines = [f"applies: {verdict.applies}", f"idle: {format_idle(row.idle_minutes)}"]
+    if row.in_future:
+        lines.append(f"warning: modified_on is after {format_instant(at)}: it is not swept until then")
+    if verdict.due_at is None:
+        lines.append(f"never moved: {verdict.never_because}")
+    else:
+        status = "due now" if verdict.is_due(at) else "not yet due"
+        lines.append(f"threshold: {format_minutes(verdict.threshold_minutes)} → {verdict.target} ({verdict.reason})")
+        lines.append(f"eligible after: {format_instant(verdict.due_at)} ({status})")
+    return lines
 
 
 @app.command("add")
@@ -154,39 +159,34 @@ def add(
     ctx: typer.Context,
     channel: str = typer.Option(..., "--channel", help="The channel."),
     state: str = typer.Option("open", "--state", help="The state."),
-    conversation_id: str | None = typer.Option(None, "--id", help="The id; generated when omitted."),
-    workstream: str | None = typer.Option(None, "--workstream", help="Its workstream."),
-    record_id: str | None = typer.Option(None, "--record-id", help="The linked record (case)."),
-    modified_on: str | None = typer.Option(None, "--modified-on", metavar="TIME", help="Default: now."),
-    now: str | None = typer.Option(None, "--now", help=NOW_HELP),
+    conversation_id: str | None = typer.Option(None, "--id", metavar="ID", help="The id; generated when omitted."),
+    workstream: str | None = typer.Option(None, "--workstream", metavar="NAME", help="Its workstream."),
+    record_id: str | None = typer.Option(None, "--record-id", metavar="ID", help="The linked record (case)."),
+    modified_on: str | None = typer.Option(
+        None, "--modified-on", metavar="TIME", help="When it last changed. [default: --now]"
+    ),
+    now: str | None = typer.Option(None, "--now", metavar="TIME", help=CHANGE_NOW_HELP),
     json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Add a conversation; prints its id.
 
     Example: ocac conversations add --channel chat --workstream "Contoso Web Chat"
     """
-    import uuid
-
-    from ocac import render, store
-    from ocac.errors import InvalidInput, Refused
-    from ocac.instants import format_instant, parse_instant
-    from ocac.model import Conversation, can_wait, parse_channel, parse_state
-
     chan, st = parse_channel(channel), parse_state(state)
-    if st.value == "waiting" and not can_wait(chan):
-        raise Refused(f"{chan} conversations cannot be waiting (only persistent-chat, sms, social and teams)")
-    instant = resolve_now(now)
-    stamp = parse_instant(modified_on, "--modified-on") if modified_on else instant
+    problem = waiting_problem(chan, st)
+    if problem:
+        raise Refused(problem)
     new_id = conversation_id if conversation_id is not None else str(uuid.uuid4())
     if not new_id.strip():
         raise InvalidInput("--id must not be empty")
+    stamp_given = parse_instant(modified_on, "--modified-on") if modified_on else None
+    store = store_of(ctx)
+    at = instant(now, store)
+    stamp = stamp_given or at
     conversation = Conversation(new_id, chan, st, stamp, workstream, record_id, stamp)
-    s = settings(ctx)
-    with store.transaction(s.store_path, s.lock_timeout) as txn:
-        if txn.document.index_of(new_id) is not None:
-            raise Refused(f"a conversation '{new_id}' already exists: pick another --id")
-        txn.document.upsert(conversation, {})
-        txn.commit()
+    for warning in _workstream_warnings(ctx, conversation):
+        render.message(f"ocac: warning: {warning}")
+    store.add(conversation, audit(at))
     if json:
         render.print_json({"id": new_id, "channel": str(chan), "state": str(st), "modified_on": format_instant(stamp)})
         return
@@ -194,13 +194,28 @@ def add(
     render.message(f"added {chan} conversation {new_id} ({st})")
 
 
+def _workstream_warnings(ctx: typer.Context, conversation: Conversation) -> list[str]:
+    """What will surprise about the new conversation's workstream: unknown, or on another channel."""
+    name = conversation.workstream
+    if name is None:
+        return []
+    stream = config_of(ctx).policy.workstreams.get(name)
+    if stream is None:
+        return [f"workstream '{name}' is not in the configuration: its waiting and wrap-up settings do not apply"]
+    if stream.channel is not conversation.channel:
+        return [f"workstream '{name}' is a {stream.channel} workstream; this is a {conversation.channel} conversation"]
+    return []
+
+
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="A JSON list, a store-shaped JSON object, or CSV with a header."),
-    replace: bool = typer.Option(False, "--replace", help="Replace every conversation instead of upserting."),
-    file_format: str = typer.Option(
-        "auto", "--format", help="auto (by extension), json, csv, or dataverse (a Web API export)."
+    files: list[Path] = typer.Argument(
+        ..., metavar="FILE...", help="JSON (a list or a store-shaped object), CSV with a header, or Web API pages."
+    ),
+    replace: bool = typer.Option(False, "--replace", help="Make the store hold exactly these conversations."),
+    file_format: Format = typer.Option(
+        Format.AUTO, "--format", help="auto (by extension), json, csv, or dataverse (Web API export pages)."
     ),
     persistent_workstream: list[str] | None = typer.Option(
         None,
@@ -208,105 +223,87 @@ def import_(
         metavar="ID",
         help="(dataverse) A live-chat workstream that is persistent chat (repeatable).",
     ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Write nothing; report what would change."),
+    now: str | None = typer.Option(None, "--now", metavar="TIME", help=CHANGE_NOW_HELP),
     json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Import conversations, upserting by id; one bad row rejects the whole file.
 
-    Example: ocac conversations import export.csv
+    Several files are one import (a Dataverse export in pages, say).
+    Example: ocac conversations import export.csv --dry-run
     """
-    from ocac import fsutil, render, store
-    from ocac.errors import ImportFileError, InvalidInput
-    from ocac.interchange import ImportFile, read_import
-
-    kind = file_format.lower()
-    if kind not in ("auto", "json", "csv", "dataverse"):
-        raise InvalidInput(f"unknown --format '{file_format}': use auto, json, csv or dataverse")
     s = settings(ctx)
-    counts = {"added": 0, "updated": 0, "unchanged": 0, "records_deleted": 0}
-    wanted = not json and (render.large(file) or render.large(s.store_path))
+    wanted = not json and (any(render.large(f) for f in files) or render.large(Path(s.store)))
     with render.progress(3, wanted=wanted) as step:
-        step(f"reading {file.name}")
-        data = fsutil.read_bytes(file, "import file")
-        if data is None:
-            raise ImportFileError(f"import file {file} does not exist")
-        if kind == "dataverse":
-            from ocac.dataverse import read_conversations
-
-            imported = ImportFile(read_conversations(file, data, set(persistent_workstream or ())))
-        else:
-            imported = read_import(file, data, kind)
+        step("reading " + ", ".join(f.name for f in files))
+        imported = read_import_files(files, file_format, set(persistent_workstream or ()))
         step("loading store")
-        with store.transaction(s.store_path, s.lock_timeout) as txn:
-            if replace:
-                txn.document.clear()
-            for item in imported.conversations:
-                counts[store.upsert(txn.document, item.conversation, item.extra)] += 1
-            counts["records_deleted"] = sum(txn.document.delete_record(record) for record in imported.deleted_records)
-            step("writing store")
-            written = txn.commit()
+        store = store_of(ctx)
+        at = instant(now, store)
+        source = ", ".join(str(f) for f in files)
+        counts = store.import_conversations(
+            imported.conversations, imported.deleted_records, audit(at), replace=replace, dry_run=dry_run,
+            source=source,
+        )  # fmt: skip
+    for line in imported.warnings:
+        render.message(f"ocac: warning: {line}")
     if json:
-        render.print_json(counts | {"replaced": replace, "written": written})
+        render.print_json(counts.to_json() | {"replaced": replace, "dry_run": dry_run, "skipped": imported.skipped})
         return
     how = " (replacing the store's conversations)" if replace else ""
-    render.message(
-        f"imported {len(imported.conversations)} conversation(s){how}: {counts['added']} added, "
-        f"{counts['updated']} updated, {counts['unchanged']} unchanged"
-        + (f"; {counts['records_deleted']} linked record(s) newly marked deleted" if counts["records_deleted"] else "")
+    verb = "would import" if dry_run else "imported"
+    line = (
+        f"{verb} {len(imported.conversations)} conversation(s){how}: {counts.added} added, "
+        f"{counts.updated} updated, {counts.unchanged} unchanged"
     )
-
-
-def _change(
-    ctx: typer.Context, conversation_id: str, now: str | None, change: Callable[[Conversation, datetime], Conversation]
-) -> None:
-    """Apply `change(conversation, instant)` under the store lock."""
-    from ocac import store
-    from ocac.errors import NotFound
-
-    instant = resolve_now(now)
-    s = settings(ctx)
-    with store.transaction(s.store_path, s.lock_timeout) as txn:
-        index = txn.document.index_of(conversation_id)
-        if index is None:
-            raise NotFound(f"no conversation '{conversation_id}' in {s.store_path}: see 'ocac conversations list'")
-        txn.document.update(index, change(txn.document.conversations[index], instant))
-        txn.commit()
+    if replace or counts.removed:
+        line += f", {counts.removed} removed"
+    if counts.records_deleted:
+        line += f"; {counts.records_deleted} linked record(s) newly marked deleted"
+    if dry_run:
+        line += "; nothing written (dry run)"
+    render.message(line)
 
 
 @app.command("touch")
 def touch(
     ctx: typer.Context,
-    conversation_id: str = typer.Argument(..., metavar="ID", help="The conversation's id."),
+    conversation_id: str = typer.Argument(..., metavar="ID", help="The conversation's id, or a unique start of it."),
     action: str = typer.Option("message", "--action", help="monitor, consult, transfer or message."),
-    now: str | None = typer.Option(None, "--now", help=NOW_HELP),
+    force: bool = typer.Option(False, "--force", help="Accept a --now earlier than the conversation's last change."),
+    now: str | None = typer.Option(None, "--now", metavar="TIME", help=CHANGE_NOW_HELP),
 ) -> None:
     """Record an activity: it restarts the conversation's clock (modified_on = now).
 
-    Example: ocac conversations touch 5f0c… --action transfer
+    Example: ocac conversations touch 5f0c --action transfer
     """
-    from ocac import render
-    from ocac.errors import InvalidInput
-    from ocac.model import touched
-
-    if action.lower() not in ACTIONS:
-        raise InvalidInput(f"unknown --action '{action}': use one of {', '.join(ACTIONS)}")
-    _change(ctx, conversation_id, now, touched)
-    render.message(f"{action.lower()}: {conversation_id}: clock restarted")
+    activity = action.strip().lower()
+    if activity not in ACTIVITIES:
+        raise InvalidInput(f"unknown --action '{action}': use one of {', '.join(ACTIVITIES)}")
+    store = store_of(ctx)
+    target = resolve_id(store, conversation_id)
+    at = instant(now, store)
+    store.change(
+        target, lambda c: touched(c, at, force=force), Action.TOUCH, audit(at), {"activity": activity}
+    )  # fmt: skip
+    render.message(f"{activity}: {target}: clock restarted")
 
 
 @app.command("set-state")
 def set_state(
     ctx: typer.Context,
-    conversation_id: str = typer.Argument(..., metavar="ID", help="The conversation's id."),
-    state: str = typer.Argument(..., help="The new state."),
-    now: str | None = typer.Option(None, "--now", help=NOW_HELP),
+    conversation_id: str = typer.Argument(..., metavar="ID", help="The conversation's id, or a unique start of it."),
+    state: str = typer.Argument(..., metavar="STATE", help="The new state."),
+    force: bool = typer.Option(False, "--force", help="Accept a --now earlier than the conversation's last change."),
+    now: str | None = typer.Option(None, "--now", metavar="TIME", help=CHANGE_NOW_HELP),
 ) -> None:
     """Change a conversation's state by hand, as the state model allows.
 
-    Example: ocac conversations set-state 5f0c… wrap-up
+    Example: ocac conversations set-state 5f0c wrap-up
     """
-    from ocac import render
-    from ocac.model import moved, parse_state
-
-    target = parse_state(state)
-    _change(ctx, conversation_id, now, lambda conversation, instant: moved(conversation, target, instant))
-    render.message(f"{conversation_id}: now {target}")
+    target_state = parse_state(state)
+    store = store_of(ctx)
+    target = resolve_id(store, conversation_id)
+    at = instant(now, store)
+    store.change(target, lambda c: moved(c, target_state, at, force=force), Action.SET_STATE, audit(at))
+    render.message(f"{target}: now {target_state}")

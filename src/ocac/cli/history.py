@@ -1,18 +1,26 @@
-"""`ocac history`: the audit trail of applied transitions."""
+"""`ocac history`: the audit trail, every change to a conversation and every configuration edit."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from enum import StrEnum
 
 import typer
 
-if TYPE_CHECKING:
-    from ocac.history import Entry
+from ocac import render
+from ocac.audit import AuditRecord, HistoryQuery
+from ocac.cli.common import JSON_HELP, NOW_HELP, instant, store_of
+from ocac.dataverse import history_row
+from ocac.durations import format_idle
+from ocac.errors import InvalidInput
+from ocac.instants import parse_when
+from ocac.model import Action, parse_channel
 
-from ocac.cli.common import JSON_HELP, settings
 
-CLOSE_REASON_CODES = {"AutoClosedBySystem": 192350010, "AutoClosedFromWaitingState": 192350009}
-"""The service's closing reason codes (RecordDeleted has none: it is ocac's own)."""
+class HistoryFormat(StrEnum):
+    """How `history` speaks."""
+
+    OCAC = "ocac"
+    DATAVERSE = "dataverse"
 
 
 def register(app: typer.Typer) -> None:
@@ -22,77 +30,107 @@ def register(app: typer.Typer) -> None:
 
 def history(
     ctx: typer.Context,
-    conversation_id: str | None = typer.Option(None, "--id", help="Only this conversation."),
-    since: str | None = typer.Option(None, "--since", metavar="TIME", help="Only sweeps at or after this instant."),
-    limit: int | None = typer.Option(None, "--limit", min=0, help="Only the last N entries."),
-    output_format: str = typer.Option(
-        "ocac", "--format", help="ocac, or dataverse (closing reason codes as the service gives them)."
+    conversation_id: str | None = typer.Option(None, "--id", metavar="ID", help="Only this conversation."),
+    since: str | None = typer.Option(
+        None, "--since", metavar="TIME", help="Only records at or after TIME: RFC 3339, a date, or a time ago (2d)."
+    ),
+    until: str | None = typer.Option(None, "--until", metavar="TIME", help="Only records at or before TIME."),
+    action: list[Action] | None = typer.Option(None, "--action", help="Only this action (repeatable)."),
+    channel: list[str] | None = typer.Option(None, "--channel", help="Only this channel (repeatable)."),
+    reason: list[str] | None = typer.Option(
+        None, "--reason", help="Only this reason (AutoClosedBySystem, AutoClosedFromWaitingState, RecordDeleted)."
+    ),
+    reverse: bool = typer.Option(False, "--reverse", help="Newest first."),
+    limit: int | None = typer.Option(None, "--limit", metavar="N", min=0, help="Only the last N records."),
+    output_format: HistoryFormat = typer.Option(
+        HistoryFormat.OCAC, "--format", help="ocac, or dataverse (the service's status and reason codes)."
+    ),
+    now: str | None = typer.Option(
+        None, "--now", metavar="TIME", help=NOW_HELP + " Relative --since/--until count back from it."
     ),
     json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    csv: bool = typer.Option(False, "--csv", help="Print CSV with a header, for spreadsheets."),
 ) -> None:
-    """Show the transitions sweeps applied, oldest first.
+    """Show the audit trail: sweeps' moves and every other change, oldest first.
 
-    Example: ocac history --since 2026-11-25T00:00:00Z --limit 20
+    Example: ocac history --since 1d --action sweep --limit 20
     """
-    from collections import deque
-
-    import msgspec
-
-    from ocac import history as audit
-    from ocac import render, store
-    from ocac.errors import InvalidInput
-    from ocac.instants import format_instant, parse_instant
-
-    if output_format not in ("ocac", "dataverse"):
-        raise InvalidInput(f"unknown --format '{output_format}': use ocac or dataverse")
-    start = parse_instant(since, "--since") if since else None
-    s = settings(ctx)
-    marker = store.load(s.store_path).meta.last_sweep
-    entries = (
-        e for e in audit.read(store.history_path(s.store_path), marker)
-        if (conversation_id is None or e.id == conversation_id) and (start is None or e.at >= start)
-    )  # fmt: skip
-    selected = list(deque(entries, maxlen=limit) if limit is not None else entries)
-    if output_format == "dataverse":
-        rows = [_dataverse(e) for e in selected]
-        render.print_json({"value": rows}) if json else _table_dataverse(rows)
+    if json and csv:
+        raise InvalidInput("--json and --csv cannot be combined: pick one")
+    store = store_of(ctx)
+    at = instant(now, store)
+    query = HistoryQuery(
+        conversation_id,
+        parse_when(since, at, "--since") if since else None,
+        parse_when(until, at, "--until") if until else None,
+        frozenset(action or ()),
+        frozenset(str(parse_channel(c)) for c in channel or ()),
+        frozenset(_reason(r) for r in reason or ()),
+        reverse,
+        limit,
+    )
+    records = store.history(query)
+    if output_format is HistoryFormat.DATAVERSE:
+        _dataverse(records, json=json, csv=csv)
         return
     if json:
-        render.print_json([msgspec.to_builtins(e) | {"at": format_instant(e.at)} for e in selected])
+        render.print_json([r.to_json() for r in records])
         return
-    if not selected:
-        render.message("no history entries match")
+    rows = [_cells(r) for r in records]
+    if csv:
+        render.print_csv(HEADINGS, rows)
         return
-    table = render.table("at", "id", "channel", "from → to", "reason", "rule", "idle")
-    from ocac.durations import format_idle
-
-    for e in selected:
-        table.add_row(
-            format_instant(e.at), e.id, e.channel, f"{e.from_state} → {e.to_state}", e.reason, e.rule,
-            format_idle(e.idle_minutes),
-        )  # fmt: skip
+    if not records:
+        render.message("no history records match")
+        return
+    table = render.table(*HEADINGS)
+    for row in rows:
+        table.add_row(*row)
     render.show(table)
 
 
-def _dataverse(entry: Entry) -> dict[str, object]:
-    from ocac.instants import format_instant
-
-    status = {"closed": 4, "wrap-up": 5}.get(entry.to_state)
-    return {
-        "activityid": entry.id,
-        "statuscode": status,
-        "msdyn_closurereason": CLOSE_REASON_CODES.get(entry.reason),
-        "msdyn_closurereason@OData.Community.Display.V1.FormattedValue": entry.reason,
-        "msdyn_modifiedon": format_instant(entry.at),
-        "ocac_run_id": entry.run_id,
-        "ocac_rule": entry.rule,
-    }
+HEADINGS = ("at", "action", "id", "channel", "from → to", "reason", "rule", "idle", "by")
+REASONS = ("AutoClosedBySystem", "AutoClosedFromWaitingState", "RecordDeleted")
 
 
-def _table_dataverse(rows: list[dict[str, object]]) -> None:
-    from ocac import render
+def _reason(text: str) -> str:
+    for known in REASONS:
+        if known.lower() == text.strip().lower():
+            return known
+    raise InvalidInput(f"unknown --reason '{text}': use one of {', '.join(REASONS)}")
 
-    table = render.table("activityid", "statuscode", "msdyn_closurereason", "msdyn_modifiedon")
-    for row in rows:
-        table.add_row(*(str(row[k]) for k in ("activityid", "statuscode", "msdyn_closurereason", "msdyn_modifiedon")))
+
+def _cells(record: AuditRecord) -> tuple[str, ...]:
+    moved = f"{record.from_state or '-'} → {record.to_state or '-'}" if record.to_state else _detail(record)
+    idle = format_idle(record.idle_minutes) if record.idle_minutes is not None else ""
+    return (
+        render.instant(record.at), str(record.kind), record.id or "", record.channel or "", moved,
+        record.reason or "", record.rule or "", idle, record.by or "",
+    )  # fmt: skip
+
+
+def _detail(record: AuditRecord) -> str:
+    detail = record.detail or {}
+    if record.kind is Action.IMPORT:
+        return ", ".join(f"{k} {detail[k]}" for k in ("added", "updated", "removed") if k in detail)
+    if record.kind in (Action.RECORD_DELETED, Action.RECORD_UNDELETED):
+        return f"record {detail.get('record_id', '?')}"
+    if record.kind is Action.CONFIG:
+        return str(detail.get("change", ""))
+    return ""
+
+
+def _dataverse(records: list[AuditRecord], *, json: bool, csv: bool) -> None:
+    rows = [history_row(r) for r in records if r.kind is Action.SWEEP]
+    if json:
+        render.print_json({"value": rows})
+        return
+    columns = ("activityid", "statecode", "statuscode", "msdyn_statuschangereason", "modifiedon")
+    cells = [tuple("" if row.get(k) is None else str(row[k]) for k in columns) for row in rows]
+    if csv:
+        render.print_csv(columns, cells)
+        return
+    table = render.table(*columns)
+    for line in cells:
+        table.add_row(*line)
     render.show(table)

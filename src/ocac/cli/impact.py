@@ -1,73 +1,80 @@
-"""Reporting a configuration change: the changed cells and their impact on the store."""
+"""Editing the configuration from a command: write (or preview) the edit, record it, show its impact."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import typer
 
-from ocac.cli.common import load_store, resolve_now
+from ocac import config, render
+from ocac.audit import audit_for
+from ocac.cli.common import settings, store_of
+from ocac.config import ConfigChange
+from ocac.errors import OcacError
+from ocac.impact import Horizon, Report, report, summary_line
+from ocac.instants import format_instant
+from ocac.model import Action, Channel, State
+from ocac.policy import Workstream
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from ocac.config import ConfigChange
-    from ocac.impact import Horizon
-    from ocac.model import Channel, State
-    from ocac.policy import Workstream
+    from tomlkit import TOMLDocument  # imported only where a file is edited: it costs start-up time
 
 
-def report_change(
+def edit_and_report(
     ctx: typer.Context,
-    change: ConfigChange,
+    mutation: Callable[[TOMLDocument], None],
     cells: list[tuple[Channel, State]],
     *,
     dry_run: bool,
-    now: str | None,
+    now: datetime | None,
     json: bool,
     workstream: str | None = None,
 ) -> None:
-    """Print old → new for each cell (or the workstream) and a one-line impact summary."""
-    from ocac import render
-    from ocac.durations import format_minutes
-    from ocac.errors import OcacError
-    from ocac.impact import impact, summary_line
-    from ocac.instants import format_instant
-
-    instant = resolve_now(now)
-    rows = []
-    for channel, state in cells:
-        old, new = change.before.rules[channel, state], change.after.rules[channel, state]
-        rows.append({
-            "channel": str(channel), "state": str(state),
-            "old": format_minutes(old.minutes), "new": format_minutes(new.minutes),
-            "old_minutes": old.minutes, "new_minutes": new.minutes, "target": str(new.target),
-        })  # fmt: skip
-    horizons, problem = None, None
-    try:
-        document = load_store(ctx)
-        horizons = impact(document.conversations, change.before, change.after, instant, document.deleted_records)
-    except OcacError as error:
-        problem = str(error)
+    """Apply `mutation` to the configuration (unless `dry_run`), then print old → new and the impact."""
+    s = settings(ctx)
+    change = config.edit_config(s.config_path, mutation, lock_timeout=s.lock_timeout, dry_run=dry_run)
+    store = store_of(ctx)
+    at = now or store.clock()
+    result = report(store, change.before, change.after, cells, at)
+    if change.written:
+        _record(ctx, result, workstream, at)
     if json:
         render.print_json({
-            "dry_run": dry_run, "written": change.written, "now": format_instant(instant),
-            "changes": rows, "workstream": _workstream_json(change, workstream),
-            "impact": {h.name: h.to_json() for h in horizons} if horizons else None,
-            "impact_error": problem,
+            "dry_run": dry_run, "written": change.written, "now": format_instant(at), "config": str(s.config_path),
+            "changes": [c.to_json() for c in result.cells], "workstream": _workstream_json(change, workstream),
+            "impact": {h.name: h.to_json() for h in result.horizons} if result.horizons else None,
+            "impact_error": result.problem,
         })  # fmt: skip
         return
+    _print(result, change, dry_run=dry_run, workstream=workstream)
+
+
+def _record(ctx: typer.Context, result: Report, workstream: str | None, at: datetime) -> None:
+    """Add the edit to the store's audit trail; a store that cannot take it is a warning, the edit stands."""
+    lines = [cell.line() for cell in result.cells] or [f"workstream '{workstream}'"]
+    audit = audit_for(at)
+    path = str(settings(ctx).config_path)
+    records = [audit.record(Action.CONFIG, detail={"config": path, "change": line}) for line in lines]
+    try:
+        store_of(ctx).record(records)
+    except OcacError as error:
+        render.message(f"ocac: warning: the edit stands, but it is not in the store's history: {error}")
+
+
+def _print(result: Report, change: ConfigChange, *, dry_run: bool, workstream: str | None) -> None:
     verb = "would change" if dry_run else ("changed" if change.written else "unchanged")
-    for row in rows:
-        render.message(f"{verb}: {row['channel']} {row['state']}: {row['old']} → {row['new']}")
+    for cell in result.cells:
+        render.message(f"{verb}: {cell.line()}")
     if workstream is not None:
         render.message(f"{verb}: workstream '{workstream}'")
-    if horizons:
-        render.message(("impact: " if not dry_run else "impact (dry run): ") + summary_line(horizons))
+    if result.horizons:
+        render.message(("impact (dry run): " if dry_run else "impact: ") + summary_line(result.horizons))
         if dry_run:
-            _impact_table(horizons)
+            _impact_table(result.horizons)
     else:
-        render.message(f"impact unknown: {problem}")
+        render.message(f"impact unknown: {result.problem}")
 
 
 def _workstream_json(change: ConfigChange, name: str | None) -> dict[str, object] | None:
@@ -84,16 +91,10 @@ def _workstream_json(change: ConfigChange, name: str | None) -> dict[str, object
             "wrap_up_block_minutes": stream.wrap_up_block,
         }
 
-    return {
-        "name": name,
-        "old": describe(dict(change.before.workstreams)),
-        "new": describe(dict(change.after.workstreams)),
-    }
+    return {"name": name, "old": describe(change.before.workstreams), "new": describe(change.after.workstreams)}
 
 
 def _impact_table(horizons: list[Horizon]) -> None:
-    from ocac import render
-
     table = render.table("due", "current", "new", "difference", "examples")
     for horizon in horizons:
         examples = horizon.newly_due or horizon.no_longer_due

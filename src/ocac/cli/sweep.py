@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import gc
 
 import typer
 
-from ocac.cli.common import JSON_HELP, NOW_HELP, load_config, resolve_now, settings, sub_app
-
-if TYPE_CHECKING:
-    from ocac.sweep import SweepResult
+from ocac import render
+from ocac.cli.common import JSON_HELP, NOW_HELP, audit, config_of, instant, settings, store_of, sub_app
+from ocac.cli.watch import Watcher
+from ocac.durations import format_idle, format_minutes, parse_seconds
+from ocac.errors import InvalidInput
+from ocac.instants import format_instant
+from ocac.store import parse_spec
+from ocac.sweep import SweepResult, notify, notify_argv, run_sweep
 
 app = sub_app("Move the conversations that stayed too long in their state.\n\nExample: ocac sweep run --dry-run")
 
 RUN_EPILOG = (
-    "Exit codes: 0 success (whether or not anything moved); 1 unexpected error; 2 bad input "
-    "(store, config or option); 3 the store's lock could not be had within --lock-timeout; "
-    "4 a file could not be read or written; 5 --notify-command failed (the sweep stands)."
+    "Exit codes: 0 success (whether or not anything moved, and when another host's sweep was already "
+    "running); 1 unexpected error; 2 bad input (store, config or option); 3 the store's lock could not be had "
+    "within --lock-timeout; 4 a file could not be read or written; 5 --notify-command failed (the sweep "
+    "stands); 6 the database server could not be reached."
 )
 
 
 @app.command("run", epilog=RUN_EPILOG)
 def run(
     ctx: typer.Context,
-    now: str | None = typer.Option(None, "--now", help=NOW_HELP),
+    now: str | None = typer.Option(None, "--now", metavar="TIME", help=NOW_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan; write nothing."),
     json: bool = typer.Option(False, "--json", help=JSON_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing unless there is an error (for cron)."),
@@ -31,33 +36,33 @@ def run(
         None,
         "--notify-command",
         metavar="CMD",
-        help="After a committed sweep that moved something, run CMD (no shell) with the transitions as JSON on stdin.",
+        help="After a committed sweep that moved something, run CMD (no shell) with the sweep as JSON on stdin.",
     ),
 ) -> None:
     """Sweep once: move every conversation that is due at NOW.
 
     Example: ocac sweep run --dry-run
     """
-    import gc
-
-    from ocac import render
-    from ocac.sweep import run_sweep
-
     # A sweep makes millions of acyclic objects and then exits: the cyclic collector would only
     # rescan them again and again (measured: a tenth of a million-conversation sweep).
     gc.disable()
-    instant = resolve_now(now)
     argv = notify_argv(notify_command) if notify_command is not None else None  # refused before sweeping
-    policy = load_config(ctx).policy
+    loaded = config_of(ctx)
     s = settings(ctx)
-    wanted = not quiet and not json and render.large(s.store_path)
-    with render.progress(3, wanted=wanted) as step:
-        result = run_sweep(s.store_path, policy, instant, dry_run=dry_run, lock_timeout=s.lock_timeout, progress=step)
+    store = store_of(ctx)
+    at = instant(now, store)
+    spec = parse_spec(s.store)
+    wanted = not quiet and not json and spec.path is not None and render.large(spec.path)
+    with render.progress(1, wanted=wanted) as step:
+        step("sweeping")
+        result = run_sweep(store, loaded.policy, audit(at), dry_run=dry_run, config=loaded.source)
     if json:
         render.print_json(result.to_json())
     elif not quiet:
-        if not result.considered and not s.store_path.exists():
-            render.message(f"ocac: warning: store {s.store_path} does not exist: nothing to sweep (check --store)")
+        if result.skipped:
+            render.message(f"sweep skipped: {result.skipped}")
+        elif not result.considered and not store.exists():
+            render.message(f"ocac: warning: store {store.location} does not exist: nothing to sweep (check --store)")
         print_result(result)
     if argv and result.written:
         notify(argv, result)
@@ -65,14 +70,11 @@ def run(
 
 def print_result(result: SweepResult, heading: str | None = None) -> None:
     """The transitions table and a summary line."""
-    from ocac import render
-    from ocac.durations import format_idle, format_minutes
-    from ocac.instants import format_instant
-
     when = format_instant(result.now)
     prefix = "dry run: " if result.dry_run else ""
+    config = f" (config: {result.config})" if result.config else " (config: built-in defaults)"
     if not result.transitions:
-        render.show(heading or f"{prefix}nothing due at {when}")
+        render.show(heading or f"{prefix}nothing due at {when}{config}")
         return
     table = render.table(
         "id", "channel", "from → to", "idle", "threshold", "reason",
@@ -84,7 +86,7 @@ def print_result(result: SweepResult, heading: str | None = None) -> None:
             format_minutes(t.threshold_minutes), str(t.reason),
         )  # fmt: skip
     render.show(table)
-    render.show(summary_line(result))
+    render.show(summary_line(result) + config)
 
 
 def summary_line(result: SweepResult) -> str:
@@ -94,47 +96,13 @@ def summary_line(result: SweepResult) -> str:
     return f"{verb} {len(result.transitions)} of {result.considered} conversation(s): {parts}"
 
 
-def notify_argv(command: str) -> list[str]:
-    """The notify command split into arguments (no shell); a bad one is refused before the sweep."""
-    import shlex
-
-    from ocac.errors import InvalidInput
-
-    try:
-        argv = shlex.split(command)
-    except ValueError as error:
-        raise InvalidInput(f"--notify-command: {error}: fix the quoting") from None
-    if not argv:
-        raise InvalidInput("--notify-command is empty: give a command, or leave the option out")
-    return argv
-
-
-def notify(argv: list[str], result: SweepResult) -> None:
-    """Run the notify command with the transitions on stdin; a failure is reported, the sweep stands."""
-    import subprocess
-
-    import msgspec
-
-    from ocac.errors import NotifyFailed
-
-    payload = msgspec.json.encode(result.to_json())
-    try:
-        completed = subprocess.run(argv, input=payload, capture_output=True, timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise NotifyFailed(f"sweep committed, but --notify-command failed: {error}") from None
-    if completed.returncode != 0:
-        detail = completed.stderr.decode(errors="replace").strip().splitlines()
-        tail = f": {detail[-1]}" if detail else ""
-        raise NotifyFailed(f"sweep committed, but --notify-command exited with {completed.returncode}{tail}")
-
-
 @app.command("watch")
 def watch(
     ctx: typer.Context,
     interval: str = typer.Option(
-        "5m", "--interval", help="Time between sweeps (e.g. 5m; seconds such as 1s for demos)."
+        "5m", "--interval", metavar="DURATION", help="Time between sweeps (e.g. 5m; seconds such as 1s for demos)."
     ),
-    iterations: int | None = typer.Option(None, "--iterations", min=1, help="Stop after this many sweeps."),
+    iterations: int | None = typer.Option(None, "--iterations", metavar="N", min=1, help="Stop after N sweeps."),
     json: bool = typer.Option(False, "--json", help="Print each sweep as one JSON line instead of tables."),
 ) -> None:
     """Sweep now and then at every interval (aligned to the clock) until Ctrl-C.
@@ -142,12 +110,7 @@ def watch(
     Each sweep reloads the configuration, so a 'config set' elsewhere takes effect at the next one.
     Example: ocac sweep watch --interval 5m
     """
-    from ocac.cli.watch import Watcher
-    from ocac.durations import parse_seconds
-    from ocac.errors import InvalidInput
-
     seconds = float(parse_seconds(interval))
     if seconds <= 0:
         raise InvalidInput(f"--interval must be more than zero, not '{interval}'")
-    watcher = Watcher(ctx, seconds, iterations, json)
-    watcher.loop()
+    Watcher(ctx, seconds, iterations, json, print_result).loop()

@@ -1,23 +1,32 @@
-"""`ocac workstream …`: named workstreams and their waiting auto-close time."""
+"""`ocac workstream …`: named workstreams, their waiting auto-close time and wrap-up block."""
 
 from __future__ import annotations
 
 import typer
 
-from ocac.cli.common import JSON_HELP, settings, sub_app
+from ocac import config, render
+from ocac.cli.common import JSON_HELP, config_of, parse_now, sub_app
+from ocac.cli.impact import edit_and_report
+from ocac.config import KEEP, Keep
+from ocac.durations import format_minutes, parse_minutes
+from ocac.model import parse_channel
 
 app = sub_app(
     "Manage workstreams: waiting auto-close and wrap-up block times.\n\n"
     'Example: ocac workstream set "Contoso SMS" --channel sms --auto-close-after 2d'
 )
 
-KEEP = "keep"
+IMPACT_NOW_HELP = "The instant the impact is judged at (RFC 3339 with an offset). [default: the clock]"
+
+
+def _duration(text: str | None) -> int | None | Keep:
+    return KEEP if text is None else parse_minutes(text)
 
 
 @app.command("set")
 def set_(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="The workstream's name."),
+    name: str = typer.Argument(..., metavar="NAME", help="The workstream's name."),
     channel: str | None = typer.Option(None, "--channel", help="Its channel (required to create one)."),
     auto_close_after: str | None = typer.Option(
         None,
@@ -33,27 +42,17 @@ def set_(
         help="Wrap-up conversations stay at least this long; 'never' removes it.",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Change nothing; show what the change would do."),
-    now: str | None = typer.Option(None, "--now", help="The instant the impact is judged at."),
+    now: str | None = typer.Option(None, "--now", metavar="TIME", help=IMPACT_NOW_HELP),
     json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Create or change a workstream.
 
     Example: ocac workstream set "Contoso SMS" --channel sms --auto-close-after 2d
     """
-    from ocac import config
-    from ocac.cli.common import resolve_now
-    from ocac.cli.impact import report_change
-    from ocac.durations import parse_minutes
-    from ocac.model import parse_channel
-
     chan = parse_channel(channel) if channel is not None else None
-    auto = parse_minutes(auto_close_after) if auto_close_after is not None else KEEP
-    block = parse_minutes(wrap_up_block) if wrap_up_block is not None else KEEP
-    resolve_now(now)  # a bad --now is refused before the file is written
-    s = settings(ctx)
-    mutation = config.set_workstream(name, chan, auto, block)
-    change = config.edit_config(s.config_path, mutation, lock_timeout=s.lock_timeout, dry_run=dry_run)
-    report_change(ctx, change, [], dry_run=dry_run, now=now, json=json, workstream=name)
+    mutation = config.set_workstream(name, chan, _duration(auto_close_after), _duration(wrap_up_block))
+    at = parse_now(now)  # a bad --now is refused before the file is written
+    edit_and_report(ctx, mutation, [], dry_run=dry_run, now=at, json=json, workstream=name)
 
 
 @app.command("list")
@@ -62,11 +61,7 @@ def list_(ctx: typer.Context, json: bool = typer.Option(False, "--json", help=JS
 
     Example: ocac workstream list --json
     """
-    from ocac import render
-    from ocac.cli.common import load_config
-    from ocac.durations import format_minutes
-
-    streams = list(load_config(ctx).policy.workstreams.values())
+    streams = list(config_of(ctx).policy.workstreams.values())
     if json:
         render.print_json([
             {"name": w.name, "channel": str(w.channel), "auto_close_after_minutes": w.auto_close_after,
@@ -85,13 +80,18 @@ def list_(ctx: typer.Context, json: bool = typer.Option(False, "--json", help=JS
 
 
 @app.command("remove")
-def remove(ctx: typer.Context, name: str = typer.Argument(..., help="The workstream's name.")) -> None:
-    """Remove a workstream.
+def remove(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="The workstream's name."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Change nothing; show what the removal would do."),
+    now: str | None = typer.Option(None, "--now", metavar="TIME", help=IMPACT_NOW_HELP),
+    json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Remove a workstream: its waiting conversations no longer auto-close.
 
-    Example: ocac workstream remove "Contoso SMS"
+    Example: ocac workstream remove "Contoso SMS" --dry-run
     """
-    from ocac import config, render
-
-    s = settings(ctx)
-    config.edit_config(s.config_path, config.remove_workstream(name), lock_timeout=s.lock_timeout)
-    render.message(f"removed workstream '{name}'")
+    at = parse_now(now)
+    edit_and_report(
+        ctx, config.remove_workstream(name), [], dry_run=dry_run, now=at, json=json, workstream=name
+    )  # fmt: skip

@@ -12,29 +12,35 @@ import msgspec
 
 from ocac.errors import StoreError
 from ocac.instants import format_instant
-from ocac.model import KNOWN_FIELDS, WAITING_CHANNELS, Conversation, State
+from ocac.model import KNOWN_FIELDS, Conversation, State, waiting_problem
 
 MARKER_KEY = "ocac"
 """The top-level key where ocac records the last committed sweep (see `SweepMarker`)."""
 
 
 class SweepMarker(msgspec.Struct, omit_defaults=True):
-    """The last sweep the store reflects, and the history size that sweep left.
-
-    History bytes past `history_size` belong to a sweep whose store was never committed
-    (the process died between the two writes) and are rolled back by the next writer.
-    """
+    """The last sweep that moved something in this store."""
 
     run_id: str
     at: str
     moved: Annotated[int, msgspec.Meta(ge=0)]
-    history_size: Annotated[int, msgspec.Meta(ge=0)]
+    history_size: Annotated[int, msgspec.Meta(ge=0)] = 0
+    """Written by ocac 0.1 only (its trail had no commit lines)."""
 
 
 class StoreMeta(msgspec.Struct, omit_defaults=True):
     """ocac's own top-level entry in the store."""
 
+    run: str | None = None
+    """The last change this store reflects: its records in the trail are committed."""
     last_sweep: SweepMarker | None = None
+
+    @property
+    def committed_run(self) -> str | None:
+        """The run whose trail records this store commits (for stores written by ocac 0.1, its last sweep)."""
+        if self.run is not None:
+            return self.run
+        return self.last_sweep.run_id if self.last_sweep else None
 
 
 @dataclass
@@ -66,11 +72,6 @@ class Document:
         if self._index is None:
             self._index = {c.id: i for i, c in enumerate(self.conversations)}
         return self._index.get(conversation_id)
-
-    def get(self, conversation_id: str) -> Conversation | None:
-        """The conversation with this id, or None."""
-        index = self.index_of(conversation_id)
-        return None if index is None else self.conversations[index]
 
     def update(self, index: int, conversation: Conversation) -> None:
         """Change known fields of an existing conversation; its unknown fields are kept."""
@@ -132,9 +133,17 @@ class Document:
         self.top_changed.add("deleted_records")
         return True
 
-    def set_marker(self, marker: SweepMarker) -> None:
-        """Record the sweep this store reflects."""
-        self.meta = StoreMeta(last_sweep=marker)
+    def undelete_record(self, record_id: str) -> bool:
+        """Take a deletion back; False if the record was not marked deleted."""
+        if record_id not in self.deleted_records:
+            return False
+        self.deleted_records.discard(record_id)
+        self.top_changed.add("deleted_records")
+        return True
+
+    def set_run(self, run_id: str | None, sweep: SweepMarker | None = None) -> None:
+        """Record the change this store reflects (and, for a sweep that moved something, the sweep)."""
+        self.meta = StoreMeta(run=run_id, last_sweep=sweep or self.meta.last_sweep)
         self.top_changed.add(MARKER_KEY)
 
     def entries(self) -> Iterator[tuple[int, Conversation]]:
@@ -153,7 +162,7 @@ def plain_value(value: object) -> object:
 
 
 def validate(path: Path, conversations: list[Conversation]) -> None:
-    """Checks the types cannot express: unique ids, waiting only where channels can wait."""
+    """Checks the types cannot express: unique ids, waiting only where channels can wait, no empty id."""
     ids = [c.id for c in conversations]
     if len(set(ids)) != len(ids):
         seen: set[str] = set()
@@ -165,8 +174,8 @@ def validate(path: Path, conversations: list[Conversation]) -> None:
             seen.add(conversation_id)
     waiting = State.WAITING
     for conversation in [c for c in conversations if c.state is waiting]:
-        if conversation.channel not in WAITING_CHANNELS:
-            raise StoreError(
-                f"store {path}: conversation '{conversation.id}': state: {conversation.channel} "
-                "conversations cannot be waiting (only persistent-chat, sms, social and teams can)"
-            )
+        problem = waiting_problem(conversation.channel, waiting)
+        if problem:
+            raise StoreError(f"store {path}: conversation '{conversation.id}': state: {problem}")
+    if "" in ids:
+        raise StoreError(f"store {path}: conversation #{ids.index('') + 1}: id: must not be empty")

@@ -232,3 +232,13 @@ def fields_of(document: Document, index: int) -> dict[str, Any]:
     if state is None or index in document.changed or index in document.replaced:
         return msgspec.to_builtins(document.conversations[index])  # type: ignore[no-any-return]
     return msgspec.json.decode(state.raws[index], type=dict[str, Any])
+
+
+def extras_of(document: Document, index: int) -> dict[str, Any]:
+    """The unknown fields of the conversation at `index`, as raw JSON slices (they copy exactly)."""
+    if index in document.replaced:
+        return {k: v for k, v in document.replaced[index].items() if k not in KNOWN_FIELDS}
+    state: _State | None = document.backend_state
+    if state is None or document.cleared or index >= len(state.raws):
+        return {}
+    return {k: v for k, v in _object_decoder.decode(state.raws[index]).items() if k not in KNOWN_FIELDS}

@@ -118,3 +118,10 @@ def fields_of(document: Document, index: int) -> dict[str, Any]:
         return msgspec.to_builtins(document.conversations[index])  # type: ignore[no-any-return]
     table = document.backend_state["conversations"][index].unwrap()
     return {k: stored_value(v) for k, v in table.items()}
+
+
+def extras_of(document: Document, index: int) -> dict[str, Any]:
+    """The unknown fields of the conversation at `index`, as plain values."""
+    if index in document.replaced:
+        return {k: plain_value(v) for k, v in document.replaced[index].items() if k not in KNOWN_FIELDS}
+    return {k: v for k, v in fields_of(document, index).items() if k not in KNOWN_FIELDS}

@@ -1,0 +1,235 @@
+"""The store interface: what commands ask of a conversation store, whatever its backend.
+
+Commands and the policy never know which backend they talk to. Every write is one atomic
+change together with its audit records; reads never see a half-made change. Conversations
+are named by id. The JSON and TOML file stores answer in memory with `ocac.policy.plan`;
+database stores turn `ocac.policy.cutoffs` into indexed range queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from ocac.audit import Audit, AuditRecord, HistoryQuery, SweepSummary
+from ocac.model import Action, Channel, Conversation, State
+from ocac.policy import Policy, Transition
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One conversation to store, with the fields ocac does not know (plain values or raw JSON)."""
+
+    conversation: Conversation
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored conversation: its typed fields and every field as stored, known and unknown."""
+
+    conversation: Conversation
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which conversations a listing wants (empty: any)."""
+
+    channels: frozenset[Channel] = frozenset()
+    states: frozenset[State] = frozenset()
+    workstream: str | None = None
+
+    def matches(self, conversation: Conversation) -> bool:
+        """Whether a conversation passes the selection."""
+        return (
+            (not self.channels or conversation.channel in self.channels)
+            and (not self.states or conversation.state in self.states)
+            and (self.workstream is None or conversation.workstream == self.workstream)
+        )
+
+
+@dataclass
+class ImportCounts:
+    """What an import did (or, in a dry run, would do)."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    records_deleted: int = 0
+    written: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        """The counts as `import --json` prints them."""
+        return {
+            "added": self.added, "updated": self.updated, "unchanged": self.unchanged, "removed": self.removed,
+            "records_deleted": self.records_deleted, "written": self.written,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """What marking a linked record deleted (or not) did: whether it changed, and what it links."""
+
+    changed: bool
+    linked: int
+    """Open and active case conversations that link the record."""
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """What a sweep moved, of how many conversations, and whether it ran at all."""
+
+    transitions: list[Transition]
+    considered: int
+    written: bool
+    skipped: str | None = None
+    """Why the sweep did not run (another sweep holds the store), or None."""
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    """What `store info` shows."""
+
+    backend: str
+    location: str
+    schema_version: int | None
+    conversations: int
+    by_state: dict[State, int]
+    deleted_records: int
+    size_bytes: int | None
+    last_sweep: SweepSummary | None
+    exists: bool = True
+
+
+@dataclass
+class Dump:
+    """A whole store, for `store copy`: conversations with their unknown fields, records and history."""
+
+    conversations: Iterable[Incoming]
+    deleted_records: list[str]
+    history: Iterable[AuditRecord]
+    last_sweep: SweepSummary | None
+    total: int | None = None
+    """How many conversations, when known (for a progress bar)."""
+
+
+Change = Callable[[Conversation], Conversation]
+"""A pure change of one conversation (`ocac.model.touched`, `moved`…); it may refuse with `Refused`."""
+
+
+class Store(Protocol):
+    """A conversation store. Open one with `ocac.store.open_store`; close it when done."""
+
+    backend: str
+    """`json`, `toml`, `sqlite` or `postgresql`."""
+    location: str
+    """The path or URL, as messages show it (a password masked)."""
+
+    def close(self) -> None: ...
+
+    def clock(self) -> datetime:
+        """The instant now, to the second: a database server's clock, so that hosts agree."""
+        ...
+
+    # Reading ---------------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether the store exists (a missing store reads as empty)."""
+        ...
+
+    def get(self, conversation_id: str) -> Stored | None: ...
+
+    def ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` ids that start with `prefix`, in order."""
+        ...
+
+    def select(self, selection: Selection) -> Iterator[Conversation]:
+        """Every conversation the selection matches, in no particular order."""
+        ...
+
+    def due(
+        self, policy: Policy, at: datetime, *, selection: Selection | None = None, limit: int | None = None
+    ) -> list[Transition]:
+        """The moves a sweep at `at` would make, soonest due first (then by id)."""
+        ...
+
+    def count_due(self, policy: Policy, at: datetime, *, selection: Selection | None = None) -> dict[Channel, int]:
+        """How many conversations a sweep at `at` would move, by channel."""
+        ...
+
+    def counts(self) -> dict[tuple[Channel, State], int]: ...
+
+    def oldest_open(self) -> dict[Channel, tuple[str, datetime]]:
+        """The conversation that has waited longest in each channel (closed ones aside)."""
+        ...
+
+    def deleted_records(self) -> list[str]: ...
+
+    def workstreams(self) -> dict[str, dict[Channel, int]]:
+        """Every workstream conversations name, with their count by channel."""
+        ...
+
+    def history(self, query: HistoryQuery) -> list[AuditRecord]: ...
+
+    def last_sweep(self) -> SweepSummary | None: ...
+
+    def info(self) -> StoreInfo: ...
+
+    # Writing: each call is one atomic change with its audit records ----------------------------
+
+    def add(self, conversation: Conversation, audit: Audit) -> None:
+        """Add a new conversation; an existing id is refused."""
+        ...
+
+    def change(
+        self, conversation_id: str, change: Change, action: Action, audit: Audit, detail: dict[str, Any] | None = None
+    ) -> tuple[Conversation, Conversation]:
+        """Apply `change` to one conversation under the write lock; the conversation before and after."""
+        ...
+
+    def import_conversations(
+        self,
+        incoming: Sequence[Incoming],
+        deleted_records: Sequence[str],
+        audit: Audit,
+        *,
+        replace: bool,
+        dry_run: bool,
+        source: str,
+    ) -> ImportCounts:
+        """Upsert by id (or, with `replace`, make the store hold exactly these)."""
+        ...
+
+    def set_record_deleted(self, record_id: str, deleted: bool, audit: Audit, *, dry_run: bool) -> RecordChange: ...
+
+    def sweep(self, policy: Policy, audit: Audit) -> SweepOutcome:
+        """Move every conversation due at `audit.at` one step, with one audit record each."""
+        ...
+
+    def record(self, records: Sequence[AuditRecord]) -> None:
+        """Add audit records of changes made outside the store (configuration edits)."""
+        ...
+
+    # Copying ---------------------------------------------------------------------------------
+
+    def dump(self) -> Dump: ...
+
+    def fill(self, dump: Dump, *, replace: bool, progress: Callable[[int], None]) -> int:
+        """Write a whole dump into this store (empty, or with `replace`); how many conversations."""
+        ...
+
+
+def order_due(transitions: Iterable[Transition], limit: int | None) -> list[Transition]:
+    """Soonest due first, then by id; the first `limit`."""
+    import heapq
+
+    def key(transition: Transition) -> tuple[datetime, str]:
+        return transition.due_at, transition.id
+
+    if limit is None:
+        return sorted(transitions, key=key)
+    return heapq.nsmallest(limit, transitions, key=key)

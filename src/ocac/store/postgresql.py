@@ -1,0 +1,554 @@
+"""The PostgreSQL store: one store shared by several hosts, each running the sweep from cron.
+
+psycopg 3, imported only here (it costs ~0.45 s to import). Every change is one transaction
+with its history rows. The sweep:
+
+- holds `pg_try_advisory_xact_lock` in a transaction of its own for its whole run: a second
+  host's sweep sees the lock taken and stands down at once ("skipped", exit 0); the lock is
+  transaction-scoped, so it is safe behind a transaction-pooling PgBouncer, and a killed
+  sweeper's connection closes and frees it;
+- plans with one index range scan per cell of the policy;
+- moves conversations in batches, each batch a transaction with its history rows, so a
+  touch never waits long behind a mass sweep, and a killed sweep leaves whole batches;
+- moves a row only if its state and `modified_on` are still what the plan saw, so nothing
+  is moved twice and no concurrent touch is undone.
+
+The instant of a change is the server's clock unless `--now` is given, so hosts with
+skewed clocks agree. Tables are prefixed `ocac_` in the connection's schema.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import psycopg
+from psycopg import errors, sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.types.json import Json
+
+from ocac.audit import Audit, AuditRecord, HistoryQuery, SweepSummary, chunks, sweep_counts
+from ocac.errors import LockTimeout, NotFound, Refused, StoreError, StoreUnavailable
+from ocac.model import Action, Channel, Conversation, State
+from ocac.policy import Cutoff, Policy, Transition, cutoffs
+from ocac.store.base import (
+    Change,
+    Dump,
+    ImportCounts,
+    Incoming,
+    RecordChange,
+    Selection,
+    Stored,
+    StoreInfo,
+    SweepOutcome,
+    order_due,
+)
+from ocac.store.sql import (
+    Params,
+    cell_condition,
+    conversation_of,
+    decoded_extra,
+    extra_fields,
+    extra_json,
+    history_condition,
+    history_row,
+    queries,
+    record_of,
+    records_of,
+    selection_condition,
+)
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+
+SCHEMA_VERSION = 1
+MIGRATIONS = {1: "migration-1"}
+BATCH = 10_000
+"""Rows a sweep moves per transaction."""
+SCHEMA_LOCK = 0x6F636163_00000001
+"""Advisory lock keys: "ocac" and a number, so that they do not clash with other applications'."""
+SWEEP_LOCK = 0x6F636163_00000002
+CONNECT_TIMEOUT = 10
+Q = queries("postgresql.sql")
+_SELECT = "SELECT c.id, c.channel, c.state, c.modified_on, c.workstream, c.record_id, c.created_on, c.network"
+
+
+class PostgresStore:
+    """A PostgreSQL database holding ocac's tables."""
+
+    backend = "postgresql"
+
+    def __init__(self, url: str, lock_timeout: float) -> None:
+        from ocac.store import mask
+
+        self.url = url
+        self.location = mask(url)
+        self.lock_timeout = lock_timeout
+        self._connection: Connection[Any] | None = None
+        self._version: int | None = None
+        try:
+            params = conninfo_to_dict(url)
+        except psycopg.ProgrammingError as error:
+            raise StoreError(f"store {self.location} is not a valid PostgreSQL URL: {_first_line(error)}") from None
+        self._where = f"host {params.get('host') or 'localhost'}, database {params.get('dbname') or '(default)'}"
+
+    def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._connection.close()
+            self._connection = None
+
+    # Connecting ------------------------------------------------------------------------------
+
+    def _connect(self) -> Connection[Any]:
+        if self._connection is not None and not self._connection.closed:
+            return self._connection
+        self._connection = self._open()
+        return self._connection
+
+    def _open(self) -> Connection[Any]:
+        """A new connection: autocommit (transactions are explicit), UTC, bounded lock waits."""
+        try:
+            connection = psycopg.connect(
+                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="ocac"
+            )
+            connection.execute("SET TIME ZONE 'UTC'")
+            connection.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(self.lock_timeout * 1000)}")))
+        except psycopg.Error as error:
+            raise self._error(error) from None
+        return connection
+
+    def _error(self, error: BaseException) -> Exception:
+        """A driver error as one of ocac's: one line naming the server and database."""
+        if isinstance(error, errors.LockNotAvailable | errors.QueryCanceled):
+            return LockTimeout(
+                f"store {self.location} is locked by another writer; gave up after {self.lock_timeout:g}s: "
+                "try again, or raise --lock-timeout"
+            )
+        if isinstance(error, psycopg.OperationalError | errors.AdminShutdown | psycopg.InterfaceError):
+            return StoreUnavailable(f"cannot reach PostgreSQL ({self._where}): {_first_line(error)}")
+        return StoreError(f"store {self.location}: {_first_line(error)}")
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turn driver errors into ocac's; a connection that broke is dropped."""
+        try:
+            yield
+        except psycopg.Error as error:
+            if self._connection is not None and self._connection.closed:
+                self._connection = None
+            raise self._error(error) from None
+
+    def _schema_version(self, connection: Connection[Any]) -> int | None:
+        if self._version is None:
+            with self._guard():
+                if connection.execute(Q["has-migrations"]).fetchone()[0]:  # type: ignore[index]
+                    self._version = connection.execute(Q["schema-version"]).fetchone()[0]  # type: ignore[index]
+            if self._version is not None and self._version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"store {self.location} has schema version {self._version}, newer than this ocac knows "
+                    f"({SCHEMA_VERSION}): upgrade ocac to use it"
+                )
+        return self._version
+
+    def _reader(self) -> Connection[Any] | None:
+        """The connection, or None when the schema does not exist yet (an empty store)."""
+        connection = self._connect()
+        return connection if self._schema_version(connection) is not None else None
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Connection[Any]]:
+        """One transaction, the schema created or migrated first."""
+        connection = self._connect()
+        with self._guard(), connection.transaction():
+            self._migrate(connection)
+            yield connection
+
+    def _migrate(self, connection: Connection[Any]) -> None:
+        if self._schema_version(connection) == SCHEMA_VERSION:
+            return
+        connection.execute(Q["lock-schema"], (SCHEMA_LOCK,))  # hosts creating the schema at once take turns
+        self._version = None
+        current = self._schema_version(connection) or 0
+        connection.execute(Q["create-migrations"])
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            connection.execute(Q[MIGRATIONS[version]])
+            connection.execute(Q["record-migration"], (version,))
+        self._version = SCHEMA_VERSION
+
+    def _rows(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        connection = self._reader()
+        if connection is None:
+            return []
+        with self._guard():
+            return connection.execute(query, params).fetchall()
+
+    def clock(self) -> datetime:
+        with self._guard():
+            row = self._connect().execute(Q["clock"]).fetchone()
+        assert row is not None
+        instant: datetime = row[0]
+        return instant
+
+    # Reading ---------------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        self._connect()
+        return True  # a reachable database is a store (an empty one until the first write)
+
+    def get(self, conversation_id: str) -> Stored | None:
+        rows = self._rows(Q["get"], (conversation_id,))
+        return None if not rows else _stored(rows[0])
+
+    def ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        return [row[0] for row in self._rows(Q["ids-starting-with"], (prefix, len(prefix), prefix, limit))]
+
+    def select(self, selection: Selection) -> Iterator[Conversation]:
+        p = Params("%s")
+        where = selection_condition(selection, p)
+        rows = self._rows(f"{_SELECT} FROM ocac_conversations c WHERE {where}", p.values)
+        return (conversation_of(row, _same) for row in rows)
+
+    def due(
+        self, policy: Policy, at: datetime, *, selection: Selection | None = None, limit: int | None = None
+    ) -> list[Transition]:
+        transitions: list[Transition] = []
+        for cell in cutoffs(policy, at):
+            query, values = _due_query(cell, selection, limit)
+            transitions.extend(cell.transition(conversation_of(row, _same), at) for row in self._rows(query, values))
+        return order_due(transitions, limit)
+
+    def count_due(self, policy: Policy, at: datetime, *, selection: Selection | None = None) -> dict[Channel, int]:
+        counts: dict[Channel, int] = {}
+        for cell in cutoffs(policy, at):
+            p = Params("%s")
+            where = f"{cell_condition(cell, p, _same, 'modified_on')} AND {selection_condition(selection, p)}"
+            query = f"SELECT c.channel, count(*) FROM ocac_conversations c WHERE {where} GROUP BY c.channel"
+            for channel, n in self._rows(query, p.values):
+                counts[Channel(channel)] = counts.get(Channel(channel), 0) + n
+        return counts
+
+    def counts(self) -> dict[tuple[Channel, State], int]:
+        return {(Channel(c), State(s)): n for c, s, n in self._rows(Q["counts"])}
+
+    def oldest_open(self) -> dict[Channel, tuple[str, datetime]]:
+        oldest: dict[Channel, tuple[str, datetime]] = {}
+        for channel in Channel:
+            for state in State:
+                if state is State.CLOSED:
+                    continue
+                for conversation_id, instant in self._rows(Q["oldest-in-cell"], (str(channel), str(state))):
+                    best = oldest.get(channel)
+                    if best is None or (instant, conversation_id) < (best[1], best[0]):
+                        oldest[channel] = (conversation_id, instant)
+        return oldest
+
+    def deleted_records(self) -> list[str]:
+        return [row[0] for row in self._rows(Q["deleted-records"])]
+
+    def workstreams(self) -> dict[str, dict[Channel, int]]:
+        usage: dict[str, dict[Channel, int]] = {}
+        for name, channel, n in self._rows(Q["workstreams"]):
+            usage.setdefault(name, {})[Channel(channel)] = n
+        return usage
+
+    def history(self, query: HistoryQuery) -> list[AuditRecord]:
+        p = Params("%s")
+        where = history_condition(query, p, _same, "at")
+        order = "DESC" if query.newest_first or query.limit is not None else "ASC"
+        limit = "" if query.limit is None else f" LIMIT {p(query.limit)}"
+        rows = self._rows(f"{_HISTORY} WHERE {where} ORDER BY seq {order}{limit}", p.values)
+        records = [record_of(row, _same) for row in rows]
+        if query.limit is not None and not query.newest_first:
+            records.reverse()  # the last N, oldest first
+        return records
+
+    def last_sweep(self) -> SweepSummary | None:
+        rows = self._rows(Q["last-sweep"])
+        if not rows:
+            return None
+        run_id, at, moved, detail = rows[0]
+        summary = SweepSummary.from_detail(run_id, at, decoded_extra(detail))
+        return SweepSummary(run_id, at, moved, summary.counts)
+
+    def info(self) -> StoreInfo:
+        counts = self.counts()
+        by_state: dict[State, int] = {}
+        for (_channel, state), n in counts.items():
+            by_state[state] = by_state.get(state, 0) + n
+        connection = self._reader()
+        size = self._rows(Q["size"])[0][0] if connection is not None else 0
+        return StoreInfo(
+            self.backend, self.location, self._version if connection is not None else None, sum(counts.values()),
+            by_state, len(self.deleted_records()), size, self.last_sweep(), True,
+        )  # fmt: skip
+
+    # Writing ---------------------------------------------------------------------------------
+
+    def add(self, conversation: Conversation, audit: Audit) -> None:
+        with self._writing() as db:
+            try:
+                with db.transaction():
+                    db.execute(Q["insert-conversation"], _row(conversation, None))
+            except errors.UniqueViolation:
+                raise Refused(f"a conversation '{conversation.id}' already exists: pick another --id") from None
+            record = audit.record(Action.ADD, id=conversation.id, channel=conversation.channel,
+                                  to_state=conversation.state)  # fmt: skip
+            db.execute(Q["insert-history"], history_row(record, _same))
+
+    def change(
+        self, conversation_id: str, change: Change, action: Action, audit: Audit, detail: dict[str, Any] | None = None
+    ) -> tuple[Conversation, Conversation]:
+        with self._writing() as db:
+            row = db.execute(Q["get-for-update"], (conversation_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no conversation '{conversation_id}' in {self.location}: see 'ocac conversations list'")
+            old = conversation_of(row, _same)
+            new = change(old)
+            if new != old:
+                db.execute(Q["update-conversation"], (*_row(new, None)[1:8], new.id))
+                record = audit.record(action, id=new.id, channel=new.channel, from_state=old.state,
+                                      to_state=new.state, detail=detail)  # fmt: skip
+                db.execute(Q["insert-history"], history_row(record, _same))
+            return old, new
+
+    def import_conversations(
+        self,
+        incoming: Sequence[Incoming],
+        deleted_records: Sequence[str],
+        audit: Audit,
+        *,
+        replace: bool,
+        dry_run: bool,
+        source: str,
+    ) -> ImportCounts:
+        with self._writing() as db:
+            if replace:
+                db.execute(Q["lock-table"])  # the whole table becomes the file: no writer in between
+            counts = ImportCounts()
+            changed: list[tuple[Any, ...]] = []
+            for start in range(0, len(incoming), BATCH):
+                batch = incoming[start : start + BATCH]
+                rows = db.execute(Q["stored-of"], ([item.conversation.id for item in batch],)).fetchall()
+                stored = {row[0]: row for row in rows}
+                for item in batch:
+                    row = _row(item.conversation, extra_json(item.extra))
+                    before = stored.get(item.conversation.id)
+                    if before is None:
+                        counts.added += 1
+                    elif _unchanged(before, item.conversation, row[8]):
+                        counts.unchanged += 1
+                        continue
+                    else:
+                        counts.updated += 1
+                    changed.append(row)
+            ids = [item.conversation.id for item in incoming]
+            if replace:
+                counts.removed = db.execute(Q["count-not-in"], (ids,)).fetchone()[0]  # type: ignore[index]
+            wanted = list(dict.fromkeys(deleted_records))
+            known = {r for (r,) in db.execute("SELECT record_id FROM ocac_deleted_records WHERE record_id = ANY(%s)",
+                                              (wanted,))}  # fmt: skip
+            new_records = [r for r in wanted if r not in known]
+            counts.records_deleted = len(new_records)
+            if dry_run or not (changed or counts.removed or new_records):
+                return counts
+            with db.cursor() as cursor:
+                cursor.executemany(Q["upsert-conversation"], changed)
+                if counts.removed:
+                    cursor.execute(Q["delete-not-in"], (ids,))
+                cursor.executemany(Q["insert-deleted-record"], [(r,) for r in new_records])
+            detail = {"source": source, "replace": replace} | counts.to_json()
+            detail.pop("written")
+            db.execute(Q["insert-history"], history_row(audit.record(Action.IMPORT, detail=detail), _same))
+            counts.written = True
+            return counts
+
+    def set_record_deleted(self, record_id: str, deleted: bool, audit: Audit, *, dry_run: bool) -> RecordChange:
+        with self._writing() as db:
+            db.execute(Q["lock-records"], (SCHEMA_LOCK >> 32, record_id))  # one change of a record at a time
+            linked = db.execute(Q["linked-count"], (record_id,)).fetchone()[0]  # type: ignore[index]
+            present = bool(db.execute(Q["is-record-deleted"], (record_id,)).fetchone()[0])  # type: ignore[index]
+            if present == deleted:
+                return RecordChange(False, linked)
+            if not dry_run:
+                db.execute(Q["insert-deleted-record" if deleted else "delete-deleted-record"], (record_id,))
+                action = Action.RECORD_DELETED if deleted else Action.RECORD_UNDELETED
+                record = audit.record(action, detail={"record_id": record_id, "linked": linked})
+                db.execute(Q["insert-history"], history_row(record, _same))
+            return RecordChange(True, linked)
+
+    def sweep(self, policy: Policy, audit: Audit) -> SweepOutcome:
+        lock = self._open()  # its own connection: its transaction holds the sweep lock to the end
+        try:
+            with self._guard(), lock.transaction():
+                if not lock.execute(Q["try-lock-sweep"], (SWEEP_LOCK,)).fetchone()[0]:  # type: ignore[index]
+                    return SweepOutcome([], 0, False, "another sweep is in progress on this store (another host?)")
+                return self._sweep_locked(policy, audit)
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                lock.close()
+
+    def _sweep_locked(self, policy: Policy, audit: Audit) -> SweepOutcome:
+        now = audit.at
+        with self._writing() as db:  # creates the schema of a new store
+            planned: list[Transition] = []
+            for cell in cutoffs(policy, now):
+                query, values = _due_query(cell, None, None)
+                planned.extend(cell.transition(conversation_of(row, _same), now) for row in db.execute(query, values))
+            considered = db.execute(Q["conversation-count"]).fetchone()[0]  # type: ignore[index]
+        moved: list[Transition] = []
+        for batch in _batches(order_due(planned, None), BATCH):
+            with self._writing() as db:
+                moved.extend(_move(db, batch, audit))
+        summary = SweepSummary(audit.run_id, now, len(moved), sweep_counts(records_of(moved, audit)))
+        with self._writing() as db:
+            detail = msgspec.json.encode(summary.detail()).decode()
+            db.execute(Q["insert-sweep"], (audit.run_id, now, audit.by, len(moved), detail))
+        return SweepOutcome(moved, considered, bool(moved))
+
+    def record(self, records: Sequence[AuditRecord]) -> None:
+        if not records:
+            return
+        with self._writing() as db, db.cursor() as cursor:
+            cursor.executemany(Q["insert-history"], [history_row(r, _same) for r in records])
+
+    # Copying ---------------------------------------------------------------------------------
+
+    def dump(self) -> Dump:
+        connection = self._reader()
+        if connection is None:
+            return Dump(iter(()), [], iter(()), None, 0)
+        total = self._rows(Q["conversation-count"])[0][0]
+
+        def rows(query: str) -> Iterator[tuple[Any, ...]]:
+            """A query's rows, fetched in chunks through a server-side cursor of a connection of its own."""
+            with self._guard(), self._open() as reader, reader.transaction(), reader.cursor(name="ocac_dump") as cursor:
+                cursor.itersize = 5000
+                cursor.execute(query)
+                yield from cursor
+
+        conversations = (Incoming(conversation_of(r, _same), extra_fields(r[8])) for r in rows(Q["all-conversations"]))
+        history = (record_of(r, _same) for r in rows(Q["history-all"]))
+
+        return Dump(conversations, self.deleted_records(), history, self.last_sweep(), total)
+
+    def fill(self, dump: Dump, *, replace: bool, progress: Callable[[int], None]) -> int:
+        with self._writing() as db:
+            db.execute(Q["lock-table"])
+            if db.execute(Q["is-empty"]).fetchone()[0]:  # type: ignore[index]
+                if not replace:
+                    raise Refused(f"store {self.location} is not empty: add --replace to overwrite it")
+                db.execute(Q["wipe"])
+            db.execute(Q["drop-secondary-indexes"])  # faster to build them once, after the load
+            count = _copy_conversations(db, dump.conversations, progress)
+            with db.cursor() as cursor:
+                cursor.executemany(Q["insert-deleted-record"], [(r,) for r in dump.deleted_records])
+            _copy_history(db, dump.history)
+            db.execute(Q["create-secondary-indexes"])
+            if dump.last_sweep is not None:
+                last = dump.last_sweep
+                detail = msgspec.json.encode(last.detail()).decode()
+                db.execute(Q["insert-sweep"], (last.run_id, last.at, None, last.moved, detail))
+            db.execute("ANALYZE ocac_conversations")
+            progress(count)
+            return count
+
+
+_HISTORY = (
+    "SELECT run_id, action, at, by, conversation_id, channel, from_state, to_state, reason, rule, "
+    "threshold_minutes, idle_minutes, detail::text FROM ocac_history"
+)
+_HISTORY_COLUMNS = (
+    "run_id", "action", "at", "by", "conversation_id", "channel", "from_state", "to_state", "reason", "rule",
+    "threshold_minutes", "idle_minutes", "detail",
+)  # fmt: skip
+_CONVERSATION_COLUMNS = ("id", "channel", "state", "modified_on", "workstream", "record_id", "created_on", "network",
+                         "extra")  # fmt: skip
+
+
+def _same(value: Any) -> Any:
+    """PostgreSQL takes and gives instants as they are (timestamptz)."""
+    return value
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _due_query(cell: Cutoff, selection: Selection | None, limit: int | None) -> tuple[str, list[Any]]:
+    """One index range scan: the cell's due conversations, oldest first."""
+    p = Params("%s")
+    where = cell_condition(cell, p, _same, "modified_on")
+    chosen = selection_condition(selection, p)
+    tail = "" if limit is None else f" LIMIT {p(limit)}"
+    query = f"{_SELECT} FROM ocac_conversations c WHERE {where} AND {chosen} ORDER BY c.modified_on, c.id{tail}"
+    return query, p.values
+
+
+def _batches(transitions: list[Transition], size: int) -> Iterator[list[Transition]]:
+    for start in range(0, len(transitions), size):
+        yield transitions[start : start + size]
+
+
+def _move(db: Connection[Any], batch: list[Transition], audit: Audit) -> list[Transition]:
+    """Move one batch (rows still as planned) and add history rows for exactly those moved."""
+    params = {
+        "now": audit.at,
+        "ids": [t.id for t in batch],
+        "froms": [str(t.from_state) for t in batch],
+        "tos": [str(t.to_state) for t in batch],
+        "stamps": [t.modified_on for t in batch],
+    }
+    moved_ids = {row[0] for row in db.execute(Q["move-batch"], params)}
+    moved = [t for t in batch if t.id in moved_ids]
+    _copy_history(db, records_of(moved, audit))
+    return moved
+
+
+def _copy_history(db: Connection[Any], records: Iterator[AuditRecord] | Any) -> None:
+    columns = sql.SQL(", ").join(sql.Identifier(name) for name in _HISTORY_COLUMNS)
+    with db.cursor() as cursor, cursor.copy(sql.SQL("COPY ocac_history ({}) FROM STDIN").format(columns)) as copy:
+        for batch in chunks(records, 5000):
+            for record in batch:
+                copy.write_row(history_row(record, _same))
+
+
+def _copy_conversations(db: Connection[Any], conversations: Any, progress: Callable[[int], None]) -> int:
+    count = 0
+    types = ["text", "text", "text", "timestamptz", "text", "text", "timestamptz", "text", "json"]
+    with db.cursor() as cursor, cursor.copy(Q["copy-conversations"]) as copy:
+        copy.set_types(types)
+        for item in conversations:
+            row = _row(item.conversation, extra_json(item.extra))
+            copy.write_row((*row[:8], None if row[8] is None else Json(row[8], dumps=_as_is)))
+            count += 1
+            if count % 10_000 == 0:
+                progress(count)
+    return count
+
+
+def _as_is(text: str) -> str:
+    """The JSON text of unknown fields, already encoded: sent as it is."""
+    return text
+
+
+def _row(conversation: Conversation, extra: str | None) -> tuple[Any, ...]:
+    return (
+        conversation.id, str(conversation.channel), str(conversation.state), conversation.modified_on,
+        conversation.workstream, conversation.record_id, conversation.created_on, conversation.network, extra,
+    )  # fmt: skip
+
+
+def _stored(row: tuple[Any, ...]) -> Stored:
+    conversation = conversation_of(row, _same)
+    fields: dict[str, Any] = msgspec.to_builtins(conversation)
+    fields.update(decoded_extra(row[8]))
+    return Stored(conversation, fields)
+
+
+def _unchanged(before: tuple[Any, ...], conversation: Conversation, extra: str | None) -> bool:
+    return conversation_of(before, _same) == conversation and decoded_extra(before[8]) == decoded_extra(extra)

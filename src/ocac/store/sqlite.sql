@@ -1,0 +1,172 @@
+-- The SQLite store's queries. A line "-- name: NAME" starts a query (see ocac/store/sql.py).
+-- Instants are integer microseconds since 1970 in UTC (*_us), so they compare as instants.
+
+-- name: migration-1
+CREATE TABLE ocac_conversations (
+    id          TEXT PRIMARY KEY NOT NULL,
+    channel     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    modified_us INTEGER NOT NULL,
+    workstream  TEXT,
+    record_id   TEXT,
+    created_us  INTEGER,
+    network     TEXT,
+    extra       TEXT  -- the fields ocac does not know: one JSON object, exactly as imported
+) WITHOUT ROWID;
+-- The sweep selects each cell of the policy with one range scan of this index.
+CREATE INDEX ocac_conversations_due ON ocac_conversations (channel, state, modified_us, id)
+    WHERE state <> 'closed';
+-- Waiting cells and wrap-up blocks are per workstream.
+CREATE INDEX ocac_conversations_workstream ON ocac_conversations (workstream, state, modified_us, id)
+    WHERE state <> 'closed';
+CREATE INDEX ocac_conversations_record ON ocac_conversations (record_id) WHERE record_id IS NOT NULL;
+-- Counts by channel and state read this index, not the rows.
+CREATE INDEX ocac_conversations_cell ON ocac_conversations (channel, state);
+CREATE TABLE ocac_deleted_records (record_id TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
+CREATE TABLE ocac_history (
+    seq               INTEGER PRIMARY KEY,
+    run_id            TEXT NOT NULL,
+    action            TEXT NOT NULL,
+    at_us             INTEGER NOT NULL,
+    by                TEXT,
+    conversation_id   TEXT,
+    channel           TEXT,
+    from_state        TEXT,
+    to_state          TEXT,
+    reason            TEXT,
+    rule              TEXT,
+    threshold_minutes INTEGER,
+    idle_minutes      INTEGER,
+    detail            TEXT
+);
+CREATE INDEX ocac_history_conversation ON ocac_history (conversation_id);
+CREATE INDEX ocac_history_at ON ocac_history (at_us);
+CREATE TRIGGER ocac_history_no_update BEFORE UPDATE ON ocac_history
+    BEGIN SELECT RAISE(ABORT, 'ocac_history is append-only'); END;
+CREATE TRIGGER ocac_history_no_delete BEFORE DELETE ON ocac_history
+    BEGIN SELECT RAISE(ABORT, 'ocac_history is append-only'); END;
+CREATE TABLE ocac_sweeps (
+    seq    INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    at_us  INTEGER NOT NULL,
+    by     TEXT,
+    moved  INTEGER NOT NULL,
+    detail TEXT
+);
+
+-- name: create-migrations
+CREATE TABLE IF NOT EXISTS ocac_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+
+-- name: schema-version
+SELECT max(version) FROM ocac_migrations;
+
+-- name: has-migrations
+SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'ocac_migrations';
+
+-- name: record-migration
+INSERT INTO ocac_migrations (version, applied_at) VALUES (?, ?);
+
+-- name: get
+SELECT id, channel, state, modified_us, workstream, record_id, created_us, network, extra
+FROM ocac_conversations WHERE id = ?;
+
+-- name: ids-starting-with
+SELECT id FROM ocac_conversations WHERE id >= ? AND id < ? AND substr(id, 1, ?) = ? ORDER BY id LIMIT ?;
+
+-- name: counts
+SELECT channel, state, count(*) FROM ocac_conversations GROUP BY channel, state;
+
+-- name: oldest-in-cell
+SELECT id, modified_us FROM ocac_conversations WHERE channel = ? AND state = ? ORDER BY modified_us, id LIMIT 1;
+
+-- name: deleted-records
+SELECT record_id FROM ocac_deleted_records ORDER BY record_id;
+
+-- name: workstreams
+SELECT workstream, channel, count(*) FROM ocac_conversations WHERE workstream IS NOT NULL
+GROUP BY workstream, channel;
+
+-- name: last-sweep
+SELECT run_id, at_us, moved, detail FROM ocac_sweeps ORDER BY seq DESC LIMIT 1;
+
+-- name: history-count
+SELECT count(*) FROM ocac_history;
+
+-- name: insert-conversation
+INSERT INTO ocac_conversations (id, channel, state, modified_us, workstream, record_id, created_us, network, extra)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: upsert-conversation
+INSERT INTO ocac_conversations (id, channel, state, modified_us, workstream, record_id, created_us, network, extra)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    channel = excluded.channel, state = excluded.state, modified_us = excluded.modified_us,
+    workstream = excluded.workstream, record_id = excluded.record_id, created_us = excluded.created_us,
+    network = excluded.network, extra = excluded.extra;
+
+-- name: update-conversation
+UPDATE ocac_conversations
+SET channel = ?, state = ?, modified_us = ?, workstream = ?, record_id = ?, created_us = ?, network = ?
+WHERE id = ?;
+
+-- name: insert-history
+INSERT INTO ocac_history (run_id, action, at_us, by, conversation_id, channel, from_state, to_state, reason, rule,
+                          threshold_minutes, idle_minutes, detail)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: insert-sweep
+INSERT INTO ocac_sweeps (run_id, at_us, by, moved, detail) VALUES (?, ?, ?, ?, ?);
+
+-- name: insert-deleted-record
+INSERT OR IGNORE INTO ocac_deleted_records (record_id) VALUES (?);
+
+-- name: delete-deleted-record
+DELETE FROM ocac_deleted_records WHERE record_id = ?;
+
+-- name: is-record-deleted
+SELECT count(*) FROM ocac_deleted_records WHERE record_id = ?;
+
+-- name: linked-count
+SELECT count(*) FROM ocac_conversations
+WHERE record_id = ? AND channel = 'case' AND state IN ('open', 'active');
+
+-- name: create-import-ids
+CREATE TEMP TABLE IF NOT EXISTS ocac_import_ids (id TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
+
+-- name: insert-import-id
+INSERT OR IGNORE INTO temp.ocac_import_ids (id) VALUES (?);
+
+-- name: count-not-imported
+SELECT count(*) FROM ocac_conversations WHERE id NOT IN (SELECT id FROM temp.ocac_import_ids);
+
+-- name: delete-not-imported
+DELETE FROM ocac_conversations WHERE id NOT IN (SELECT id FROM temp.ocac_import_ids);
+
+-- name: clear-import-ids
+DELETE FROM temp.ocac_import_ids;
+
+-- name: is-empty
+SELECT (SELECT count(*) FROM (SELECT 1 FROM ocac_conversations LIMIT 1))
+     + (SELECT count(*) FROM (SELECT 1 FROM ocac_deleted_records LIMIT 1))
+     + (SELECT count(*) FROM (SELECT 1 FROM ocac_history LIMIT 1));
+
+-- name: wipe
+DROP TRIGGER ocac_history_no_delete;
+DELETE FROM ocac_conversations;
+DELETE FROM ocac_deleted_records;
+DELETE FROM ocac_history;
+DELETE FROM ocac_sweeps;
+CREATE TRIGGER ocac_history_no_delete BEFORE DELETE ON ocac_history
+    BEGIN SELECT RAISE(ABORT, 'ocac_history is append-only'); END;
+
+-- name: all-conversations
+SELECT id, channel, state, modified_us, workstream, record_id, created_us, network, extra
+FROM ocac_conversations ORDER BY id;
+
+-- name: conversation-count
+SELECT count(*) FROM ocac_conversations;
+
+-- name: history-all
+SELECT run_id, action, at_us, by, conversation_id, channel, from_state, to_state, reason, rule,
+       threshold_minutes, idle_minutes, detail
+FROM ocac_history ORDER BY seq;
