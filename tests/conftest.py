@@ -24,7 +24,15 @@ SAMPLE_NOW = "2026-11-25T12:00:00Z"
 
 @pytest.fixture(autouse=True)
 def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point ocac at files under tmp_path and make output plain and wide."""
+    """Point ocac at files under tmp_path and make output plain and wide.
+
+    OCAC_CONFIG names an (empty) configuration file: a named file must exist, and an empty one
+    means the built-in defaults. XDG folders point into tmp_path too, so that no test reads the
+    user's own configuration or store.
+    """
+    (tmp_path / "config.toml").touch()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("OCAC_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.setenv("OCAC_STORE", str(tmp_path / "conversations.json"))
     monkeypatch.setenv("OCAC_LOCK_TIMEOUT", "5")

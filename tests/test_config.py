@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tomlkit
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from conftest import SAMPLE
 from ocac.config import (
+    KEEP,
     Cell,
     edit_config,
     load_config,
@@ -47,6 +49,7 @@ def in_order(wanted: list[str], lines: list[str]) -> bool:
 
 
 def test_a_missing_file_means_the_defaults(config_path: Path) -> None:
+    config_path.unlink()
     loaded = load_config(config_path)
     assert (loaded.path, loaded.exists, loaded.policy) == (config_path, False, Policy())
     assert not config_path.exists()
@@ -158,7 +161,7 @@ def test_non_utf8_is_a_config_error(config_path: Path) -> None:
 
 
 def test_a_folder_is_a_file_access_error(tmp_path: Path) -> None:
-    with pytest.raises(FileAccessError, match=f"config {tmp_path} is a directory, not a file"):
+    with pytest.raises(FileAccessError, match=f"config {tmp_path} is a directory: give the path of a regular file"):
         load_config(tmp_path)
 
 
@@ -193,6 +196,7 @@ def test_set_rule_on_a_missing_file_creates_it(config_path: Path) -> None:
 
 
 def test_dry_run_writes_nothing(config_path: Path) -> None:
+    config_path.unlink()
     change = edit_config(config_path, set_rule(Channel.VOICE, State.ACTIVE, 60), lock_timeout=5, dry_run=True)
     assert not change.written and not config_path.exists()
     assert change.after.rules[Channel.VOICE, State.ACTIVE].minutes == 60
@@ -254,18 +258,18 @@ def test_an_invalid_file_is_never_touched_by_edits(config_path: Path, text: str)
 def test_an_edit_that_would_make_the_file_invalid_is_not_written(config_path: Path) -> None:
     write(config_path, '[workstreams.A]\nchannel = "chat"\n')
     with pytest.raises(ConfigError, match="workstreams.A.auto_close_after: 'auto close after inactivity'"):
-        edit_config(config_path, set_workstream("A", None, 60, "keep"), lock_timeout=5)
+        edit_config(config_path, set_workstream("A", None, 60, KEEP), lock_timeout=5)
     assert config_path.read_text() == '[workstreams.A]\nchannel = "chat"\n'
 
 
 def test_set_workstream_creates_updates_and_removes(config_path: Path) -> None:
     edit_config(config_path, set_workstream("Contoso SMS", Channel.SMS, 2 * DAY, None), lock_timeout=5)
     assert load_config(config_path).policy.workstreams["Contoso SMS"] == Workstream("Contoso SMS", Channel.SMS, 2 * DAY)
-    edit_config(config_path, set_workstream("Contoso SMS", None, "keep", 90), lock_timeout=5)
+    edit_config(config_path, set_workstream("Contoso SMS", None, KEEP, 90), lock_timeout=5)
     assert load_config(config_path).policy.workstreams["Contoso SMS"] == Workstream(
         "Contoso SMS", Channel.SMS, 2 * DAY, 90
     )
-    edit_config(config_path, set_workstream("Contoso SMS", None, None, "keep"), lock_timeout=5)
+    edit_config(config_path, set_workstream("Contoso SMS", None, None, KEEP), lock_timeout=5)
     assert load_config(config_path).policy.workstreams["Contoso SMS"] == Workstream(
         "Contoso SMS", Channel.SMS, None, 90
     )
@@ -277,12 +281,13 @@ def test_set_workstream_creates_updates_and_removes(config_path: Path) -> None:
 
 
 def test_set_workstream_refusals(config_path: Path) -> None:
+    config_path.unlink()
     with pytest.raises(Refused, match="exists only for persistent-chat, sms, social, teams workstreams, not for chat"):
-        set_workstream("Web", Channel.CHAT, 60, "keep")
+        set_workstream("Web", Channel.CHAT, 60, KEEP)
     with pytest.raises(InvalidInput, match="workstream name is empty"):
         set_workstream("  ", Channel.SMS, None, None)
     with pytest.raises(InvalidInput, match="workstream 'New' does not exist: give --channel to create it"):
-        edit_config(config_path, set_workstream("New", None, 60, "keep"), lock_timeout=5)
+        edit_config(config_path, set_workstream("New", None, 60, KEEP), lock_timeout=5)
     with pytest.raises(NotFound, match="no workstream named 'New': see 'ocac workstream list'"):
         edit_config(config_path, remove_workstream("New"), lock_timeout=5)
     assert not config_path.exists()
@@ -310,3 +315,28 @@ def test_matrix_lists_every_cell_in_order() -> None:
         "channel": "voice", "state": "active", "minutes": 120, "duration": "2h", "target": "wrap-up",
         "source": "default",
     }  # fmt: skip
+
+
+def test_changing_a_workstream_to_a_channel_that_cannot_wait_says_how_to_fix(cli: Any, config_path: Path) -> None:
+    """The refusal blamed the file ('config …: workstreams.X.auto_close_after: …'), though the file is fine."""
+    created = cli("workstream", "set", "X", "--channel", "sms", "--auto-close-after", "2d")
+    assert created.exit_code == 0, created.stderr
+    before = config_path.read_text()
+    result = cli("workstream", "set", "X", "--channel", "chat")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "ocac: error: workstream 'X' closes waiting conversations after 2d, which chat workstreams cannot: "
+        "add --auto-close-after never to drop that\n"
+    )
+    assert config_path.read_text() == before
+    both = cli("workstream", "set", "X", "--channel", "chat", "--auto-close-after", "never")
+    assert both.exit_code == 0, both.stderr
+    stream = load_config(config_path).policy.workstreams["X"]
+    assert (stream.channel, stream.auto_close_after) == ("chat", None)
+
+
+def test_a_workstream_whose_auto_close_is_never_can_change_to_any_channel(cli: Any, config_path: Path) -> None:
+    config_path.write_text('[workstreams.X]\nchannel = "sms"\nauto_close_after = "never"\n')
+    result = cli("workstream", "set", "X", "--channel", "voice")
+    assert result.exit_code == 0, result.stderr
+    assert load_config(config_path).policy.workstreams["X"].channel == "voice"

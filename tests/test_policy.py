@@ -23,6 +23,7 @@ from ocac.policy import (
     Transition,
     Verdict,
     Workstream,
+    cutoffs,
     explain,
     plan,
     rule_is_configurable,
@@ -78,10 +79,11 @@ def applied(
     conversations: Sequence[Conversation], transitions: Sequence[Transition], at: datetime
 ) -> list[Conversation]:
     """What a sweep at `at` leaves: each moved conversation in its target state, modified at `at`."""
-    result = list(conversations)
-    for t in transitions:
-        result[t.index] = msgspec.structs.replace(result[t.index], state=t.to_state, modified_on=at)
-    return result
+    moves = {t.id: t for t in transitions}
+    return [
+        msgspec.structs.replace(c, state=moves[c.id].to_state, modified_on=at) if c.id in moves else c
+        for c in conversations
+    ]
 
 
 # --- the default table ------------------------------------------------------------------------
@@ -299,7 +301,6 @@ def test_plan_at_the_threshold(edge: EdgeCase) -> None:
     transitions = plan(conversations, policy, NOW, {"R1"})
     expected = [
         Transition(
-            index=i,
             id=c.id,
             channel=channel,
             from_state=state,
@@ -309,8 +310,9 @@ def test_plan_at_the_threshold(edge: EdgeCase) -> None:
             threshold_minutes=minutes,
             idle_minutes=(NOW - c.modified_on) // MINUTE,
             modified_on=c.modified_on,
+            conversation=c,
         )  # fmt: skip
-        for i, c in enumerate(conversations)
+        for c in conversations
         if c.id.startswith("over")
     ]
     assert transitions == expected
@@ -374,13 +376,12 @@ def test_voice_with_a_long_wrap_up_block_closes_after_the_block() -> None:
 
 
 def test_plan_on_the_sample_matches_the_independent_expectation() -> None:
-    from ocac import store
-
     expected = json.loads((SAMPLE / "expected-sweep.json").read_text())
-    document = store.load(SAMPLE / "conversations.json")
+    sample = json.loads((SAMPLE / "conversations.json").read_text())
+    conversations = [msgspec.convert(c, Conversation, strict=False) for c in sample["conversations"]]
     policy = load_config(SAMPLE / "config.toml").policy
     now = parse_instant(expected["now"])
-    transitions = plan(document.conversations, policy, now, document.deleted_records)
+    transitions = plan(conversations, policy, now, set(sample["deleted_records"]))
     assert len(transitions) == expected["due_count"] == 69
     assert sorted((t.id, str(t.from_state), str(t.to_state)) for t in transitions) == sorted(
         (d["id"], d["state"], d["target"]) for d in expected["due"]
@@ -480,7 +481,7 @@ def test_plan_is_exactly_the_due_conversations(
 ) -> None:
     conversations, policy, now, deleted = scenario
     expected = []
-    for index, c in enumerate(conversations):
+    for c in conversations:
         verdict = explain(c, policy, deleted)
         decided = oracle(c, policy, deleted)
         due = decided is not None and now - c.modified_on > timedelta(minutes=decided[3])
@@ -492,7 +493,6 @@ def test_plan_is_exactly_the_due_conversations(
             target, reason, rule, minutes = decided
             expected.append(
                 Transition(
-                    index=index,
                     id=c.id,
                     channel=c.channel,
                     from_state=c.state,
@@ -502,9 +502,17 @@ def test_plan_is_exactly_the_due_conversations(
                     threshold_minutes=minutes,
                     idle_minutes=(now - c.modified_on) // MINUTE,
                     modified_on=c.modified_on,
+                    conversation=c,
                 )  # fmt: skip
             )
     transitions = plan(conversations, policy, now, deleted)
     assert transitions == expected
+    # the cells say the same: each conversation is in at most one cell, and due in it exactly when plan says so
+    cells = cutoffs(policy, now)
+    for c in conversations:
+        holding = [cell for cell in cells if cell.holds(c, deleted)]
+        assert len(holding) <= 1, (c, holding)
+        by_cells = [cell.transition(c, now) for cell in holding if c.modified_on < cell.before]
+        assert by_cells == [t for t in expected if t.id == c.id]
     # idempotent: after applying the plan, a second sweep at the same instant has nothing to do
     assert plan(applied(conversations, transitions, now), policy, now, deleted) == []

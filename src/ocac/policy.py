@@ -215,6 +215,11 @@ class Transition(msgspec.Struct, frozen=True, gc=False):
         return ahead(self.modified_on, self.threshold_minutes)
 
 
+def order_key(transition: Transition) -> tuple[datetime, str]:
+    """How moves are listed and applied: soonest due first, then by id."""
+    return transition.due_at, transition.id
+
+
 @dataclass(frozen=True, slots=True)
 class Cutoff:
     """One cell of the policy at an instant: which conversations are due, and where they go.

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tomlkit
 
 from conftest import SAMPLE, SAMPLE_NOW
-from ocac import store
 from ocac.errors import StoreError
 from ocac.model import State
+from ocac.store import json_backend, toml_backend
+from ocac.store.document import Document
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
@@ -54,9 +57,19 @@ modified_on = "2026-11-25T11:59:00Z"
 """
 
 
+def _load(path: Path, writable: bool = False) -> Document:
+    backend = toml_backend if path.suffix == ".toml" else json_backend
+    return backend.decode(path, path.read_bytes(), writable=writable)  # type: ignore[attr-defined]
+
+
+def _fields_of(document: Document, index: int) -> dict[str, object]:
+    backend = toml_backend if document.path.suffix == ".toml" else json_backend
+    return backend.fields_of(document, index)  # type: ignore[attr-defined,no-any-return]
+
+
 @pytest.fixture
 def toml_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "conversations.toml"
+    path = tmp_path / "kept.toml"  # not "conversations": the JSON sample beside it has its own history
     monkeypatch.setenv("OCAC_STORE", str(path))
     return path
 
@@ -67,16 +80,16 @@ def sample_as_toml(path: Path) -> None:
 
 
 def states(path: Path) -> dict[str, tuple[str, datetime]]:
-    return {c.id: (str(c.state), c.modified_on) for c in store.load(path).conversations}
+    return {c.id: (str(c.state), c.modified_on) for c in _load(path).conversations}
 
 
 def test_sample_as_toml_has_the_same_content(tmp_path: Path) -> None:
     path = tmp_path / "conversations.toml"
     sample_as_toml(path)
-    as_toml, as_json = store.load(path, writable=True), store.load(SAMPLE / "conversations.json", writable=True)
+    as_toml, as_json = _load(path, writable=True), _load(SAMPLE / "conversations.json", writable=True)
     assert as_toml.conversations == as_json.conversations
     assert as_toml.deleted_records == as_json.deleted_records
-    assert store.fields_of(as_toml, 1) == store.fields_of(as_json, 1)
+    assert _fields_of(as_toml, 1) == _fields_of(as_json, 1)
 
 
 def test_sweep_on_toml_store_matches_json_store(cli, sample_store: Path, toml_store: Path) -> None:  # type: ignore[no-untyped-def]
@@ -93,9 +106,9 @@ def test_sweep_on_toml_store_matches_json_store(cli, sample_store: Path, toml_st
     assert len(moves(on_toml.stdout)) == expected["due_count"] == 69
     assert moves(on_toml.stdout) == moves(on_json.stdout)
     assert states(toml_store) == states(sample_store)
-    swept_toml, swept_json = store.load(toml_store, writable=True), store.load(sample_store, writable=True)
+    swept_toml, swept_json = _load(toml_store, writable=True), _load(sample_store, writable=True)
     for index in range(len(swept_json.conversations)):
-        assert store.fields_of(swept_toml, index) == store.fields_of(swept_json, index)
+        assert _fields_of(swept_toml, index) == _fields_of(swept_json, index)
     assert swept_toml.meta.last_sweep is not None and swept_toml.meta.last_sweep.moved == 69
 
     history = cli("history", "--json")
@@ -139,8 +152,8 @@ def test_sweep_keeps_comments_and_unknown_keys(cli, toml_store: Path) -> None:  
         "fresh": ("open", datetime(2026, 11, 25, 11, 40, tzinfo=UTC)),
         "case": ("closed", NOW),
     }
-    document = store.load(toml_store, writable=True)
-    assert store.fields_of(document, 0)["nested"] == {"k": [1, 2], "u": "é"}
+    document = _load(toml_store, writable=True)
+    assert _fields_of(document, 0)["nested"] == {"k": [1, 2], "u": "é"}
     assert document.meta.last_sweep is not None and document.meta.last_sweep.moved == 3
 
 
@@ -164,10 +177,10 @@ def test_commands_work_on_a_toml_store(cli, tmp_path: Path) -> None:  # type: ig
     ]  # fmt: skip
     swept = run("sweep", "run", "--json", "--now", "2026-11-25T12:00:00Z")
     assert [(t["id"], t["reason"]) for t in json.loads(swept.stdout)["transitions"]] == [("k1", "RecordDeleted")]
-    document = store.load(nested, writable=True)
+    document = _load(nested, writable=True)
     assert [(c.id, c.state) for c in document.conversations] == [("t1", State.WAITING), ("k1", State.CLOSED)]
     assert document.deleted_records == {"R5"}
-    assert store.fields_of(document, 1)["queue"] == "Q"
+    assert _fields_of(document, 1)["queue"] == "Q"
     assert (nested.parent / "store.history.jsonl").exists()
 
 
@@ -199,7 +212,7 @@ def test_invalid_toml_store_is_named(tmp_path: Path, content: str, expected: lis
     path.write_text(content, encoding="utf-8")
     for writable in (False, True):
         with pytest.raises(StoreError) as caught:
-            store.load(path, writable=writable)
+            _load(path, writable=writable)
         message = str(caught.value)
         assert str(path) in message and "\n" not in message
         for fragment in expected:
@@ -216,3 +229,62 @@ def test_invalid_toml_store_is_not_written(cli, toml_store: Path) -> None:  # ty
     assert toml_store.read_bytes() == before
     assert os.stat(toml_store).st_mtime_ns == 1_000_000_000
 
+ROW = '{"id": "a", "channel": "chat", "state": "open", "modified_on": "2026-11-25T11:00:00Z"'
+
+
+def _add(cli: Any, conversation_id: str) -> None:
+    result = cli("conversations", "add", "--channel", "chat", "--id", conversation_id, "--now", "2026-11-25T11:00:00Z")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_toml_store_does_not_grow_blank_lines_on_each_rewrite(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every rewrite added a blank line after each table: a cron sweep grew the file forever."""
+    path = tmp_path / "store.toml"
+    monkeypatch.setenv("OCAC_STORE", str(path))
+    for conversation_id in ("a", "b", "c"):
+        _add(cli, conversation_id)
+    first = path.read_text()
+    assert "\n\n\n" not in first
+    for minute in range(1, 5):
+        touched = cli("conversations", "touch", "a", "--now", f"2026-11-25T11:0{minute}:00Z")
+        assert touched.exit_code == 0, touched.stderr
+    def without_marker(text: str) -> str:  # ocac's own [ocac] table names the last run
+        return text.split("\n[ocac]")[0]
+
+    assert without_marker(path.read_text()) == without_marker(first).replace(
+        "2026-11-25T11:00:00Z", "2026-11-25T11:04:00Z", 1
+    )
+    swept = cli("sweep", "run", "--now", SAMPLE_NOW)
+    assert swept.exit_code == 0, swept.stderr
+    text = path.read_text()
+    assert text.count("\n\n") == 3, text  # one blank line between the three tables and before [ocac…]
+    assert [c.state for c in _load(path).conversations] == ["closed"] * 3
+
+
+def test_a_value_toml_cannot_hold_is_refused_with_exit_2(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A null inside a list or table was an 'unexpected error' (exit 1) from tomlkit."""
+    path = tmp_path / "store.toml"
+    monkeypatch.setenv("OCAC_STORE", str(path))
+    source = tmp_path / "in.json"
+    source.write_text(f'[{ROW}, "tags": [null, "x"]}}]')
+    result = cli("conversations", "import", str(source))
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("ocac: error: store ")
+    assert "conversation 'a'" in result.stderr and "use a .json store" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not path.exists()
+
+
+def test_null_fields_imported_into_a_toml_store_are_left_out(tmp_path: Path, cli: Any) -> None:
+    store = tmp_path / "store.toml"
+    source = tmp_path / "in.json"
+    source.write_text('[{"id": "n1", "channel": "chat", "state": "open", "modified_on": "2026-11-25T10:00:00Z", '
+                      '"note": null, "kept": 1}]')
+    result = cli("--store", str(store), "conversations", "import", str(source))
+    assert result.exit_code == 0, result.output
+    [conversation] = tomllib.loads(store.read_text())["conversations"]
+    assert conversation["kept"] == 1 and "note" not in conversation

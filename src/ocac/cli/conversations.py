@@ -130,10 +130,10 @@ def show(
     verdict = row.verdict
     if json:
         explanation = row.to_json() | {"applies": verdict.applies, "never_because": verdict.never_because}
-        render.print_json({"fields": stored.fields, "explanation": explanation})
+        render.print_json({"fields": stored.shown(), "explanation": explanation})
         return
     table = render.table("field", "value")
-    for key, value in stored.fields.items():
+    for key, value in stored.shown().items():
         table.add_row(key, value if isinstance(value, str) else render.compact(value))
     render.show(table)
     for line in _explanation(row, at):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from ocac.errors import InvalidInput
 from ocac.store.base import (
@@ -63,6 +63,8 @@ def parse_spec(text: str) -> StoreSpec:
     """What `--store` names; an unknown scheme or a relative `sqlite://` is refused."""
     if not text.strip():
         raise InvalidInput(f"--store is empty: {ACCEPTED}")
+    if text.lower().startswith(("sqlite:", "postgresql:", "postgres:")) and "://" not in text:
+        raise InvalidInput(f"store {mask(text)!r} is neither a path nor a URL: {ACCEPTED}")
     scheme = _SCHEME.match(text)
     if scheme is not None:
         name = scheme.group(1).lower()
@@ -108,5 +110,7 @@ def mask(url: str) -> str:
     query = parts.query
     if "password" in query.lower():
         pairs = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(query, keep_blank_values=True)]
-        query = urlencode(pairs, safe="/")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        query = urlencode(pairs, safe="/*")
+    # not urlunsplit: it drops the "//" of a URL with no host (postgresql:///db?host=/socket)
+    text = f"{parts.scheme}://{netloc}{parts.path}"
+    return text + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")

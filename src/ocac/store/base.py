@@ -8,14 +8,15 @@ database stores turn `ocac.policy.cutoffs` into indexed range queries.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from ocac.audit import Audit, AuditRecord, HistoryQuery, SweepSummary
-from ocac.model import Action, Channel, Conversation, State
-from ocac.policy import Policy, Transition
+from ocac.model import KNOWN_FIELDS, Action, Channel, Conversation, State
+from ocac.policy import Policy, Transition, order_key
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class Stored:
 
     conversation: Conversation
     fields: dict[str, Any]
+
+    def shown(self) -> dict[str, Any]:
+        """The fields as `conversations show` lists them on every backend: known ones first, then the rest by name."""
+        known = {name: self.fields[name] for name in KNOWN_FIELDS if name in self.fields}
+        return known | {name: self.fields[name] for name in sorted(self.fields) if name not in known}
 
 
 @dataclass(frozen=True)
@@ -225,11 +231,6 @@ class Store(Protocol):
 
 def order_due(transitions: Iterable[Transition], limit: int | None) -> list[Transition]:
     """Soonest due first, then by id; the first `limit`."""
-    import heapq
-
-    def key(transition: Transition) -> tuple[datetime, str]:
-        return transition.due_at, transition.id
-
     if limit is None:
-        return sorted(transitions, key=key)
-    return heapq.nsmallest(limit, transitions, key=key)
+        return sorted(transitions, key=order_key)
+    return heapq.nsmallest(limit, transitions, key=order_key)

@@ -34,7 +34,7 @@ CREATE TABLE ocac_history (
     rule              text,
     threshold_minutes integer,
     idle_minutes      integer,
-    detail            jsonb
+    detail            json
 );
 CREATE INDEX ocac_history_conversation ON ocac_history (conversation_id);
 CREATE INDEX ocac_history_at ON ocac_history (at);
@@ -53,7 +53,7 @@ CREATE TABLE ocac_sweeps (
     at     timestamptz NOT NULL,
     by     text,
     moved  integer NOT NULL,
-    detail jsonb
+    detail json
 );
 
 -- name: create-migrations
@@ -124,10 +124,10 @@ WHERE id = %s;
 -- name: insert-history
 INSERT INTO ocac_history (run_id, action, at, by, conversation_id, channel, from_state, to_state, reason, rule,
                           threshold_minutes, idle_minutes, detail)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb);
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::json);
 
 -- name: insert-sweep
-INSERT INTO ocac_sweeps (run_id, at, by, moved, detail) VALUES (%s, %s, %s, %s, %s::jsonb);
+INSERT INTO ocac_sweeps (run_id, at, by, moved, detail) VALUES (%s, %s, %s, %s, %s::json);
 
 -- name: insert-deleted-record
 INSERT INTO ocac_deleted_records (record_id) VALUES (%s) ON CONFLICT DO NOTHING;

@@ -81,6 +81,7 @@ def cell_condition(cell: Cutoff, p: Params, instant: Instant, column: str) -> st
     """The SQL condition for "in this cell and due": the rows an index range scan returns."""
     parts = [] if cell.channel is None else [f"c.channel = {p(str(cell.channel))}"]
     parts.append(f"c.state = {p(str(cell.state))}")
+    parts.append("c.state <> 'closed'")  # the partial indexes' own condition, literally: SQLite needs to see it
     parts.extend(_in_part("c.workstream", cell.workstreams, cell.other_workstreams, p))
     parts.extend(_in_part("c.network", cell.networks, cell.other_networks, p))
     if cell.record_deleted:

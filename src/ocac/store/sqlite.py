@@ -408,19 +408,18 @@ class SqliteStore:
             return SweepOutcome([], 0, False)  # nothing to sweep: no database made
         now = audit.at
         with self._writing() as db:
-            moved: list[Transition] = []
+            planned: list[Transition] = []
             for cell in cutoffs(policy, now):
-                sql, values = _due_query(cell, None, None)
-                transitions = [cell.transition(_conversation(row), now) for row in db.execute(sql, values)]
-                if transitions:
-                    _apply(db, transitions, audit)
-                    moved.extend(transitions)
+                query, values = _due_query(cell, None, None)
+                planned.extend(cell.transition(_conversation(row), now) for row in db.execute(query, values))
+            moved = order_due(planned, None)
+            _apply(db, moved, audit)
             records = sweep_counts(records_of(moved, audit))
             summary = SweepSummary(audit.run_id, now, len(moved), records)
             db.execute(Q["insert-sweep"], (audit.run_id, to_micros(now), audit.by, len(moved),
                                            msgspec.json.encode(summary.detail()).decode()))  # fmt: skip
             considered = db.execute(Q["conversation-count"]).fetchone()[0]
-        return SweepOutcome(order_due(moved, None), considered, bool(moved))
+        return SweepOutcome(moved, considered, bool(moved))
 
     def record(self, records: Sequence[AuditRecord]) -> None:
         if not records:

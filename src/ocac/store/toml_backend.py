@@ -6,6 +6,7 @@ small, hand-kept stores; large stores belong in JSON.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,17 +19,22 @@ from ocac.store.document import MARKER_KEY, Document, StoreMeta, plain_value, st
 
 
 def decode(path: Path, data: bytes, *, writable: bool) -> Document:
-    """Parse and validate a TOML store."""
-    import tomlkit
-    from tomlkit.exceptions import TOMLKitError
+    """Parse and validate a TOML store.
 
+    The standard library's parser reads it (fast, and strict: a key given twice is refused);
+    tomlkit, which keeps comments and layout but is many times slower, only when it will be written.
+    """
     try:
-        parsed = tomlkit.parse(data.decode("utf-8"))
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise StoreError(f"store {path} is not UTF-8 text (byte {error.start})") from None
-    except TOMLKitError as error:
+    try:
+        plain = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
         raise StoreError(f"store {path} is not valid TOML ({error}): fix the file") from None
-    plain = parsed.unwrap()
+    except RecursionError:
+        raise StoreError(f"store {path}: nested too deeply to read: fix the file") from None
+    parsed = _editable(path, text) if writable else None
     items = plain.get("conversations", [])
     if not isinstance(items, list):
         raise StoreError(f"store {path}: conversations: expected [[conversations]] tables")
@@ -41,6 +47,17 @@ def decode(path: Path, data: bytes, *, writable: bool) -> Document:
         raise StoreError(f"store {path}: {error}") from None
     validate(path, conversations)
     return Document(path, conversations, set(deleted_list), meta, parsed, len(conversations))
+
+
+def _editable(path: Path, text: str) -> Any:
+    """The store as tomlkit's document, to be edited in place."""
+    import tomlkit  # only where a store is written: it costs start-up time
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        return tomlkit.parse(text)
+    except TOMLKitError as error:
+        raise StoreError(f"store {path} is not valid TOML ({error}): fix the file") from None
 
 
 def _conversation(path: Path, index: int, item: object) -> Conversation:

@@ -1,19 +1,25 @@
-"""The locked read-modify-write cycle: nothing written unless something changed, and then atomically,
-keeping the store's permissions and symlink; a store that does not load is never written."""
+"""The file store's locked write cycle: nothing written unless something changed, and then atomically,
+with its audit records, keeping the store's permissions and symlink; a store that does not load is never written."""
 
 from __future__ import annotations
 
 import json
 import os
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
-import msgspec
 import pytest
 
-from ocac import fsutil, history, store
-from ocac.errors import LockTimeout
-from ocac.model import State
+from ocac import fsutil
+from ocac.audit import Audit
+from ocac.errors import FileAccessError, LockTimeout
+from ocac.model import Action, Channel, Conversation, State, moved
+from ocac.store import Selection
+from ocac.store.file import FileStore
+from ocac.store.trail import Trail, trail_path
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
 T = "2026-11-25T12:00:00Z"
 OLD = 1_000_000_000  # an mtime far in the past, so that a rewrite cannot go unnoticed
@@ -43,62 +49,56 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
 
 
-# --- the core -----------------------------------------------------------------------------------------------
+# --- the file store's write cycle ---------------------------------------------------------------------------
 
-def test_transaction_without_change_writes_nothing(store_path: Path) -> None:
-    write_store(store_path, [conv("a")])
-    before = snapshot(store_path)
-    with store.transaction(store_path, 1) as txn:
-        assert not txn.document.dirty
-        assert txn.commit() is False
-    assert snapshot(store_path) == before
+def _store(path: Path) -> FileStore:
+    return FileStore(path, 1)
 
 
-def test_commit_replaces_atomically_and_cleans_up(store_path: Path) -> None:
+def _audit(run: str = "r1") -> Audit:
+    return Audit(run, datetime(2026, 11, 25, 12, tzinfo=UTC), "tester@host")
+
+
+def test_a_change_replaces_the_store_atomically_and_commits_its_record(store_path: Path) -> None:
     write_store(store_path, [conv("a"), conv("b")])
     inode = os.stat(store_path).st_ino
-    with store.transaction(store_path, 1) as txn:
-        old = txn.document.conversations[1]
-        txn.document.update(1, msgspec.structs.replace(old, state=State.ACTIVE))
-        calls: list[int] = []
-        assert txn.commit(before_replace=lambda: calls.append(os.stat(store_path).st_ino))
-    assert calls == [inode]  # ran once, while the old store was still in place
+    _store(store_path).change("b", lambda c: moved(c, State.ACTIVE, c.modified_on), Action.SET_STATE, _audit())
     assert os.stat(store_path).st_ino != inode
     assert leftovers(store_path.parent) == []
-    assert [c.state for c in store.load(store_path).conversations] == [State.OPEN, State.ACTIVE]
+    assert [c.state for c in _store(store_path).select(Selection())] == [State.OPEN, State.ACTIVE]
+    lines = trail_path(store_path).read_bytes().splitlines()
+    assert [json.loads(line).get("commit", False) for line in lines] == [False, True]
+    assert json.loads(store_path.read_text())["ocac"] == {"run": "r1"}  # the store names the run it reflects
 
 
-def test_failure_before_replace_leaves_the_old_store(store_path: Path) -> None:
+def test_a_trail_that_cannot_be_written_leaves_the_old_store(store_path: Path) -> None:
     write_store(store_path, [conv("a")])
     before = snapshot(store_path)
-
-    def fail() -> None:
-        raise OSError("disk on fire")
-
-    with pytest.raises(OSError), store.transaction(store_path, 1) as txn:
-        txn.document.update(0, msgspec.structs.replace(txn.document.conversations[0], state=State.CLOSED))
-        txn.commit(before_replace=fail)
+    trail_path(store_path).mkdir()  # the history's place is taken by a folder
+    with pytest.raises(FileAccessError):
+        _store(store_path).change("a", lambda c: moved(c, State.CLOSED, c.modified_on), Action.SET_STATE, _audit())
     assert snapshot(store_path) == before
     assert leftovers(store_path.parent) == []
 
 
-def test_transaction_removes_stale_temp_files_and_uncommitted_history(store_path: Path) -> None:
+def test_the_next_writer_removes_stale_temp_files_and_an_uncommitted_run(store_path: Path) -> None:
     write_store(store_path, [conv("a")])
     stale = store_path.parent / f".{store_path.name}.0123456789ab.tmp"
     stale.write_bytes(b'{"conversations": []}')
-    log = store.history_path(store_path)
-    log.write_bytes(b'{"run_id": "dead", "id": "a"}\n')  # a sweep that died before its store was committed
-    with store.transaction(store_path, 1):
-        pass
-    assert not stale.exists()
-    assert log.read_bytes() == b""
+    other = store_path.parent / f".{store_path.name}.b.json.0123456789ab.tmp"  # another store's temp file
+    other.write_bytes(b"{}")
+    log = trail_path(store_path)
+    log.write_bytes(b'{"run_id":"dead","action":"sweep","at":"2026-11-25T12:00:00Z","id":"a"}\n')  # died before rename
+    _store(store_path).record([_audit().record(Action.CONFIG, detail={"change": "x"})])
+    assert not stale.exists() and other.exists()
+    assert b"dead" not in log.read_bytes()
 
 
-def test_transaction_waits_for_the_lock_then_gives_up(store_path: Path) -> None:
+def test_a_writer_waits_for_the_lock_then_gives_up(store_path: Path) -> None:
     write_store(store_path, [conv("a")])
     with fsutil.locked(store_path, 1, "store"):
-        with pytest.raises(LockTimeout) as caught, store.transaction(store_path, 0.1):
-            pytest.fail("the lock was held")  # pragma: no cover
+        with pytest.raises(LockTimeout) as caught:
+            FileStore(store_path, 0.1).add(Conversation("b", Channel.CHAT, State.OPEN, NOW), _audit())
     message = str(caught.value)
     assert str(store_path) in message and "--lock-timeout" in message
 
@@ -127,7 +127,11 @@ def test_command_that_changes_nothing_does_not_rewrite(cli, store_path: Path, na
     before = snapshot(store_path)
     cli(*NO_OPS[name])
     assert snapshot(store_path) == before
-    assert not store.history_path(store_path).exists()
+    trail = trail_path(store_path)
+    if name == "sweep with nothing due":  # on record, without a rewrite: one commit line
+        assert [json.loads(line)["detail"]["moved"] for line in trail.read_bytes().splitlines()] == [0]
+    else:
+        assert not trail.exists()
 
 
 # --- a store that does not load is never written, and the command exits 2 ---------------------------------
@@ -192,7 +196,7 @@ def test_rewrite_keeps_permissions(cli, store_path: Path, mode: int) -> None:  #
     info = os.stat(store_path)
     assert info.st_ino != inode  # it was rewritten…
     assert stat.S_IMODE(info.st_mode) == mode  # …with the same permissions
-    assert store.load(store_path).conversations[0].state is State.CLOSED
+    assert next(_store(store_path).select(Selection())).state is State.CLOSED
 
 
 def test_symlinked_store_keeps_its_link_and_replaces_its_target(cli, tmp_path: Path, store_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -204,9 +208,9 @@ def test_symlinked_store_keeps_its_link_and_replaces_its_target(cli, tmp_path: P
     assert store_path.is_symlink()
     assert os.readlink(store_path) == str(Path("data") / "real.json")
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600
-    assert [c.state for c in store.load(target).conversations] == [State.CLOSED, State.OPEN]
+    assert [c.state for c in _store(target).select(Selection())] == [State.CLOSED, State.OPEN]
     assert sorted(p.name for p in target.parent.iterdir()) == ["real.history.jsonl", "real.json", "real.json.lock"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["conversations.json", "data"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "conversations.json", "data"]
     # Reading through the link sees the same history.
     shown = cli("history", "--json")
     assert [e["id"] for e in json.loads(shown.stdout)] == ["a"]
@@ -223,9 +227,11 @@ def test_missing_store_is_empty_and_created_with_its_folder_on_first_write(cli, 
     added = cli(*args, "conversations", "add", "--channel", "sms", "--id", "s1", "--now", T)
     assert added.exit_code == 0, added.stderr
     assert added.stdout == "s1\n"
-    assert json.loads(path.read_text()) == {"conversations": [
+    document = json.loads(path.read_text())
+    assert document["conversations"] == [
         {"id": "s1", "channel": "sms", "state": "open", "modified_on": T, "created_on": T},
-    ]}  # fmt: skip
+    ]  # fmt: skip
+    assert set(document) == {"conversations", "ocac"}
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask
@@ -238,14 +244,14 @@ def test_unreadable_store_is_a_file_access_error(cli, store_path: Path) -> None:
     assert result.stderr.startswith("ocac: error: ") and "is a directory" in result.stderr
 
 
-def test_history_past_the_marker_is_rolled_back_by_the_next_writer(cli, store_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_uncommitted_run_is_rolled_back_by_the_next_writer(cli, store_path: Path) -> None:  # type: ignore[no-untyped-def]
     write_store(store_path, [conv("a"), conv("b", modified_on="2026-11-25T11:59:00Z")])
     assert cli(*SWEEP).exit_code == 0
-    log = store.history_path(store_path)
+    log = trail_path(store_path)
     committed = log.read_bytes()
-    marker = store.load(store_path).meta.last_sweep
-    assert marker is not None and marker.history_size == len(committed)
-    # A sweep died after appending its history but before renaming its store.
-    history.append(log, b'{"run_id":"died","id":"b"}\n')
+    # A sweep died after appending its records but before renaming its store.
+    died = _audit("died").record(Action.SWEEP, id="b", channel="chat", from_state="open", to_state="closed")
+    Trail(log).append([died])
+    assert cli("history", "--json").stdout.count('"died"') == 0  # readers never show it
     assert cli("conversations", "touch", "b", "--now", "2026-11-25T12:01:00Z").exit_code == 0
-    assert log.read_bytes() == committed
+    assert log.read_bytes().startswith(committed) and b"died" not in log.read_bytes()

@@ -1,0 +1,201 @@
+"""The PostgreSQL store's own promises, against a real server: connecting and failing to, passwords
+never shown, the sweep lock between hosts, batches that move only rows still as planned, the server's
+clock, index range scans, and tables beside other applications'."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from ocac.audit import Audit, HistoryQuery
+from ocac.errors import StoreUnavailable
+from ocac.model import Action, Channel, Conversation, State
+from ocac.policy import Policy, Workstream, cutoffs
+from ocac.store import Dump, Incoming, Selection, open_store
+from ocac.store import postgresql as pg
+from postgresql_server import PostgreSQLServer, ThrowawayServer, create_schema, url_with_search_path
+
+NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
+T = "2026-11-25T12:00:00Z"
+
+
+@pytest.fixture
+def url(postgresql_server: PostgreSQLServer) -> str:
+    return create_schema(postgresql_server.url(), f"t_{uuid.uuid4().hex[:16]}")
+
+
+def load(url: str, count: int, *, minutes: int = 30) -> None:
+    items = [Incoming(Conversation(f"c{i:05d}", Channel.CHAT, State.OPEN, NOW - timedelta(minutes=minutes + i % 7)))
+             for i in range(count)]  # fmt: skip
+    with closing(open_store(url, 5)) as store:
+        store.fill(Dump(items, [], [], None, count), replace=False, progress=lambda n: None)
+
+
+def test_a_postgresql_url_chooses_the_postgresql_store(url: str) -> None:
+    assert open_store(url, 1).backend == "postgresql"
+    assert open_store(url.replace("postgresql://", "postgres://", 1), 1).backend == "postgresql"
+
+
+def test_an_unreachable_server_is_exit_6_with_one_line_naming_host_and_database(cli: Any, tmp_path: Path) -> None:
+    url = f"postgresql://ocac:hunter2@/inventory?host={tmp_path}&port=1"  # no server listens there
+    for command in (("status",), ("sweep", "run", "--now", T), ("conversations", "add", "--channel", "chat")):
+        result = cli("--store", url, *command)
+        assert result.exit_code == 6, (command, result.stderr)
+        assert result.stderr.startswith(f"ocac: error: cannot reach PostgreSQL (host {tmp_path}, database inventory): ")
+        assert len(result.stderr.splitlines()) == 1
+        assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_a_missing_database_is_exit_6(cli: Any, postgresql_server: PostgreSQLServer) -> None:
+    result = cli("--store", postgresql_server.url("no_such_database"), "status")
+    assert result.exit_code == 6
+    assert "database no_such_database" in result.stderr
+
+
+def test_the_password_is_masked_wherever_the_url_is_shown(cli: Any, url: str) -> None:
+    with_password = url.replace("postgresql://postgres@", "postgresql://postgres:s3cret@", 1)  # trust: not checked
+    info = cli("--store", with_password, "store", "info", "--json")
+    assert info.exit_code == 0, info.stderr
+    assert json.loads(info.stdout)["location"].startswith("postgresql://postgres:***@/")
+    assert "s3cret" not in info.stdout
+    query_password = f"{url}&password=s3cret"
+    shown = cli("--store", query_password, "store", "info")
+    assert "s3cret" not in shown.stdout and "password=***" in shown.stdout
+
+
+def test_tables_live_beside_other_applications_tables(cli: Any, url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("CREATE TABLE conversations (id text, note text)")
+        db.execute("INSERT INTO conversations VALUES ('theirs', 'kept')")
+    added = cli("--store", url, "conversations", "add", "--channel", "chat", "--id", "ours", "--now", T)
+    assert added.exit_code == 0, added.stderr
+    with psycopg.connect(url, autocommit=True) as db:
+        assert db.execute("SELECT * FROM conversations").fetchall() == [("theirs", "kept")]
+        assert db.execute("SELECT id FROM ocac_conversations").fetchall() == [("ours",)]
+
+
+def test_the_history_table_is_append_only(url: str) -> None:
+    with closing(open_store(url, 5)) as store:
+        store.add(Conversation("a", Channel.CHAT, State.OPEN, NOW), Audit("add", NOW, "x"))
+    with psycopg.connect(url, autocommit=True) as db:
+        for statement in ("UPDATE ocac_history SET by = 'x'", "DELETE FROM ocac_history", "TRUNCATE ocac_history"):
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                db.execute(statement)
+
+
+def test_a_second_hosts_sweep_stands_down_while_one_runs(cli: Any, url: str) -> None:
+    load(url, 3)
+    with psycopg.connect(url, autocommit=True) as other, other.transaction():
+        assert other.execute("SELECT pg_try_advisory_xact_lock(%s)", (pg.SWEEP_LOCK,)).fetchone() == (True,)
+        result = cli("--store", url, "sweep", "run", "--now", T, "--json")
+        assert result.exit_code == 0, result.stderr
+        document = json.loads(result.stdout)
+        assert (document["moved"], document["applied"]) == (0, False)
+        assert document["skipped"].startswith("another sweep is in progress")
+        plain = cli("--store", url, "sweep", "run", "--now", T)
+        assert plain.exit_code == 0 and "sweep skipped: another sweep is in progress" in plain.stderr
+    done = cli("--store", url, "sweep", "run", "--now", T, "--json")
+    assert json.loads(done.stdout)["moved"] == 3  # the lock went with the other transaction
+
+
+def test_a_mass_sweep_moves_in_batches_with_their_history(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    load(url, 25)
+    monkeypatch.setattr(pg, "BATCH", 10)
+    transactions: list[int] = []
+    original = pg._move
+
+    def counting(db: Any, batch: Any, audit: Audit) -> Any:
+        transactions.append(len(batch))
+        return original(db, batch, audit)
+
+    monkeypatch.setattr(pg, "_move", counting)
+    with closing(open_store(url, 5)) as store:
+        outcome = store.sweep(Policy(), Audit("mass", NOW, "x"))
+    assert transactions == [10, 10, 5]
+    assert len(outcome.transitions) == 25
+    with closing(open_store(url, 5)) as store:
+        assert len(store.history(HistoryQuery(actions=frozenset({Action.SWEEP})))) == 25
+        assert {c.state for c in store.select(Selection())} == {State.CLOSED}
+
+
+def test_a_batch_moves_only_rows_still_as_the_plan_saw_them(url: str) -> None:
+    load(url, 2)
+    with closing(open_store(url, 5)) as store:
+        planned = store.due(Policy(), NOW)
+        assert [t.id for t in planned] == ["c00001", "c00000"]
+        later = NOW + timedelta(minutes=1)
+        with psycopg.connect(url, autocommit=True) as other:  # an agent's touch after the plan was made
+            other.execute("UPDATE ocac_conversations SET modified_on = %s WHERE id = 'c00000'", (later,))
+        with psycopg.connect(url, autocommit=True) as db, db.transaction():
+            moved = pg._move(db, planned, Audit("late", NOW, "x"))
+    assert [t.id for t in moved] == ["c00001"]
+    with closing(open_store(url, 5)) as store:
+        touched = store.get("c00000")
+        assert touched is not None and (touched.conversation.state, touched.conversation.modified_on) == (
+            State.OPEN, NOW + timedelta(minutes=1),
+        )  # fmt: skip
+        assert [r.id for r in store.history(HistoryQuery(actions=frozenset({Action.SWEEP})))] == ["c00001"]
+
+
+def test_the_instant_of_a_change_is_the_servers_clock() -> None:
+    server = ThrowawayServer()
+    server.start()
+    try:
+        store = open_store(create_schema(server.url(), "clock"), 5)
+        with psycopg.connect(server.url(), autocommit=True) as db:
+            server_now = db.execute("SELECT statement_timestamp()").fetchone()[0]  # type: ignore[index]
+        assert abs(store.clock() - server_now) < timedelta(seconds=5)
+        assert store.clock().microsecond == 0
+        server.stop("immediate")  # the clock is asked of the server, not of this host
+        with pytest.raises(StoreUnavailable):
+            store.clock()
+    finally:
+        server.cleanup()
+
+
+def test_every_cell_is_selected_with_an_index_scan(url: str) -> None:
+    load(url, 3000)
+    policy = Policy(workstreams={"W": Workstream("W", Channel.SMS, 60, 3000)})
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("ANALYZE ocac_conversations")
+        for cell in cutoffs(policy, NOW):
+            query, values = pg._due_query(cell, None, 50)
+            plan = " | ".join(row[0] for row in db.execute(f"EXPLAIN {query}", values))
+            assert "Index" in plan and "Seq Scan on ocac_conversations" not in plan, (cell.rule, plan)
+
+
+def test_a_search_path_names_the_schema(postgresql_server: PostgreSQLServer) -> None:
+    base = postgresql_server.url()
+    first, second = create_schema(base, "tenant_a"), create_schema(base, "tenant_b")
+    load(first, 2)
+    with closing(open_store(second, 5)) as store:
+        assert store.counts() == {}
+    assert url_with_search_path(base, "tenant_a") == first
+
+
+@pytest.fixture
+def own_server() -> Iterator[ThrowawayServer]:
+    server = ThrowawayServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+def test_a_server_gone_mid_command_is_exit_6_and_the_next_run_works(cli: Any, own_server: ThrowawayServer) -> None:
+    url = create_schema(own_server.url(), "gone")
+    load(url, 5)
+    own_server.stop("immediate")
+    result = cli("--store", url, "sweep", "run", "--now", T)
+    assert result.exit_code == 6 and result.stderr.count("\n") == 1
+    own_server.start()
+    again = cli("--store", url, "sweep", "run", "--now", T, "--json")
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["moved"] == 5

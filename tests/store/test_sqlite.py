@@ -1,0 +1,174 @@
+"""The SQLite store's own promises: how it is chosen, WAL and BEGIN IMMEDIATE, its schema, its indexes,
+and that a file which is not an ocac database is refused and left alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocac.audit import Audit
+from ocac.instants import parse_instant
+from ocac.interchange import Format, read_import_files
+from ocac.model import Channel, Conversation, State
+from ocac.policy import Policy, Workstream, cutoffs
+from ocac.store import Dump, Incoming, Selection, open_store
+from ocac.store.sqlite import SqliteStore, _due_query
+
+T = "2026-11-25T12:00:00Z"
+
+
+def add(cli: Any, store: Path | str, cid: str = "a") -> None:
+    result = cli("--store", str(store), "conversations", "add", "--channel", "chat", "--id", cid, "--now", T)
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["s.sqlite", "s.sqlite3", "s.db", "S.DB"])
+def test_a_path_with_a_database_suffix_is_a_sqlite_store(tmp_path: Path, name: str) -> None:
+    assert isinstance(open_store(str(tmp_path / name), 1), SqliteStore)
+
+
+def test_a_sqlite_url_names_an_absolute_path(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "by-url.sqlite"
+    add(cli, f"sqlite://{path}")
+    assert path.exists()
+    relative = cli("--store", "sqlite://relative.db", "status")
+    assert (relative.exit_code, relative.stderr) == (
+        2, "ocac: error: store 'sqlite://relative.db': a sqlite URL needs an absolute path: sqlite:///ABSOLUTE/PATH\n"
+    )  # fmt: skip
+
+
+def test_the_schema_is_made_on_the_first_write_in_wal_mode(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    listed = cli("--store", str(path), "conversations", "list", "--json", "--now", T)
+    assert (listed.exit_code, listed.stdout) == (0, "[]\n")
+    assert not path.exists()  # reading makes nothing
+    add(cli, path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("SELECT max(version) FROM ocac_migrations").fetchone()[0] == 1
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"ocac_conversations", "ocac_history", "ocac_deleted_records", "ocac_sweeps"} <= tables
+
+
+def test_a_writer_waits_lock_timeout_then_exits_3_and_readers_are_not_blocked(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    add(cli, path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the database
+    try:
+        result = cli("--store", str(path), "--lock-timeout", "0.2", "conversations", "touch", "a", "--now",
+                     "2026-11-25T12:05:00Z")  # fmt: skip
+        assert result.exit_code == 3
+        assert result.stderr == (
+            f"ocac: error: store {path} is locked by another writer; gave up after 0.2s: "
+            "try again, or raise --lock-timeout\n"
+        )
+        shown = cli("--store", str(path), "conversations", "show", "a", "--json", "--now", T)
+        assert shown.exit_code == 0, shown.stderr  # WAL: a reader does not wait for the writer
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    stored = open_store(str(path), 1).get("a")
+    assert stored is not None and stored.conversation.modified_on == parse_instant(T)
+
+
+BAD_FILES = {
+    "a JSON store named .db": b'{"conversations": []}',
+    "garbage": b"\x00\x01garbage that is not a database",
+    "text": b"SQLite format 2 - not quite",
+}
+
+
+@pytest.mark.parametrize("content", list(BAD_FILES))
+@pytest.mark.parametrize(
+    "command",
+    [("status",), ("conversations", "add", "--channel", "chat", "--now", T), ("sweep", "run", "--now", T)],
+    ids=["read", "add", "sweep"],
+)
+def test_a_file_that_is_not_an_ocac_database_is_refused_and_left_alone(
+    cli: Any, tmp_path: Path, content: str, command: tuple[str, ...]
+) -> None:
+    path = tmp_path / "s.db"
+    path.write_bytes(BAD_FILES[content])
+    result = cli("--store", str(path), *command)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"ocac: error: store {path} is not a SQLite database")
+    assert len(result.stderr.splitlines()) == 1
+    assert path.read_bytes() == BAD_FILES[content]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "s.db"]
+
+
+def test_a_fifo_named_as_a_database_is_refused_at_once(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    os.mkfifo(path)
+    result = cli("--store", str(path), "status")
+    assert result.exit_code == 4 and "not a regular file" in result.stderr
+
+
+def test_a_database_with_a_newer_schema_is_refused(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    add(cli, path)
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO ocac_migrations (version, applied_at) VALUES (99, 'later')")
+    for command in (("status",), ("conversations", "touch", "a", "--now", T)):
+        result = cli("--store", str(path), *command)
+        assert result.exit_code == 2
+        assert "has schema version 99, newer than this ocac knows (1): upgrade ocac" in result.stderr
+
+
+def test_other_applications_tables_are_left_alone(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE conversations (id TEXT, note TEXT)")
+        db.execute("INSERT INTO conversations VALUES ('theirs', 'kept')")
+    add(cli, path, "ours")
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT * FROM conversations").fetchall() == [("theirs", "kept")]
+    assert [c.id for c in open_store(str(path), 1).select(Selection())] == ["ours"]
+
+
+def test_the_history_table_is_append_only(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    add(cli, path)
+    with sqlite3.connect(path) as db:
+        for statement in ("UPDATE ocac_history SET by = 'x'", "DELETE FROM ocac_history"):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                db.execute(statement)
+
+
+def test_every_cell_is_selected_with_an_index_range_scan(tmp_path: Path) -> None:
+    policy = Policy(workstreams={"W": Workstream("W", Channel.SMS, 60, 3000)})
+    store = SqliteStore(tmp_path / "s.sqlite", 1)
+    now = parse_instant(T)
+    store.fill(Dump([Incoming(Conversation("a", Channel.CHAT, State.OPEN, now))], [], [], None), replace=False,
+               progress=lambda n: None)  # fmt: skip
+    db = sqlite3.connect(store.path)
+    db.execute("ANALYZE")
+    for cell in cutoffs(policy, now):
+        query, values = _due_query(cell, None, 50)
+        plan = " | ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {query}", values))
+        assert "USING INDEX ocac_conversations_" in plan or "USING COVERING INDEX ocac_conversations_" in plan, (
+            cell.rule, plan,
+        )  # fmt: skip
+        assert "SCAN c" not in plan, (cell.rule, plan)  # never a scan of the whole table
+    counts = " | ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN SELECT channel, state, count(*) FROM "
+                                                     "ocac_conversations GROUP BY channel, state"))  # fmt: skip
+    assert "COVERING INDEX ocac_conversations_cell" in counts  # counts do not read rows
+
+
+def test_unknown_fields_are_kept_as_json_text(tmp_path: Path) -> None:
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps([{"id": "a", "channel": "chat", "state": "open", "modified_on": T,
+                                   "customer": {"name": "Zoë"}, "score": 1.5}]))  # fmt: skip
+    store = SqliteStore(tmp_path / "s.sqlite", 1)
+    imported = read_import_files([source], Format.JSON, set())
+    audit = Audit("r", parse_instant(T), "x")
+    store.import_conversations(imported.conversations, [], audit, replace=False, dry_run=False, source="in.json")
+    with sqlite3.connect(store.path) as db:
+        (extra,) = db.execute("SELECT extra FROM ocac_conversations").fetchone()
+    assert json.loads(extra) == {"customer": {"name": "Zoë"}, "score": 1.5}
