@@ -20,6 +20,7 @@ skewed clocks agree. Tables are prefixed `ocac_` in the connection's schema.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,10 @@ from ocac.store.sql import (
 
 if TYPE_CHECKING:
     from psycopg import Connection
+
+# psycopg logs what it ignores while cleaning up after a dropped connection; ocac reports the
+# error itself, in one line, so psycopg's warnings must not reach stderr (Python's last resort).
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 SCHEMA_VERSION = 1
 MIGRATIONS = {1: "migration-1"}
