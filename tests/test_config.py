@@ -312,7 +312,7 @@ def test_matrix_lists_every_cell_in_order() -> None:
     assert [(c.channel, c.state) for c in cells] == [(c, s) for c in Channel for s in RULE_STATES]
     assert Cell(Channel.SMS, State.OPEN, 14 * DAY, State.CLOSED, "config") in cells
     assert cells[4].to_json() == {
-        "channel": "voice", "state": "active", "minutes": 120, "duration": "2h", "target": "wrap-up",
+        "channel": "voice", "network": None, "state": "active", "minutes": 120, "duration": "2h", "target": "wrap-up",
         "source": "default",
     }  # fmt: skip
 
@@ -340,3 +340,30 @@ def test_a_workstream_whose_auto_close_is_never_can_change_to_any_channel(cli: A
     result = cli("workstream", "set", "X", "--channel", "voice")
     assert result.exit_code == 0, result.stderr
     assert load_config(config_path).policy.workstreams["X"].channel == "voice"
+
+
+def test_a_network_has_rules_of_its_own_and_a_workstream_an_id(config_path: Path) -> None:
+    config_path.write_text(
+        '[rules.whatsapp]\nopen = "7d"\n[rules.social]\nopen = "10d"\n'
+        '[workstreams.W]\nchannel = "sms"\nid = "{0F9E8D7C-6B5A-4C3D-8E2F-1A0B9C8D7E62}"\n'
+    )
+    policy = load_config(config_path).policy
+    assert policy.rule(Channel.SOCIAL, State.OPEN, "whatsapp").minutes == 7 * 1440  # type: ignore[union-attr]
+    assert policy.rule(Channel.SOCIAL, State.OPEN, "facebook").minutes == 10 * 1440  # type: ignore[union-attr]
+    assert policy.workstreams["W"].id == "0f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e62"  # stored as the service writes it
+    rows = [(c.name, str(c.state), c.minutes) for c in matrix(policy) if c.channel is Channel.SOCIAL]
+    assert rows[:2] == [("social", "open", 10 * 1440), ("social/whatsapp", "open", 7 * 1440)]
+    assert len(rows) == 4  # the seed's one social row per state, and the one network that differs
+
+
+def test_a_networks_rule_is_set_and_unset_by_its_name(config_path: Path) -> None:
+    edit_config(config_path, set_rule(Channel.SOCIAL, State.OPEN, 10080, "whatsapp"), lock_timeout=5)
+    assert config_path.read_text() == '[rules.whatsapp]\nopen = "7d"\n'
+    edit_config(config_path, unset_rule(Channel.SOCIAL, State.OPEN, "whatsapp"), lock_timeout=5)
+    assert config_path.read_text() == ""
+
+
+def test_an_unknown_channel_or_network_in_the_rules_names_the_key(config_path: Path) -> None:
+    config_path.write_text('[rules.whatsap]\nopen = "7d"\n')
+    with pytest.raises(ConfigError, match=r"rules\.whatsap: unknown channel 'whatsap': did you mean 'whatsapp'\?"):
+        load_config(config_path)

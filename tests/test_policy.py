@@ -516,3 +516,51 @@ def test_plan_is_exactly_the_due_conversations(
         assert by_cells == [t for t in expected if t.id == c.id]
     # idempotent: after applying the plan, a second sweep at the same instant has nothing to do
     assert plan(applied(conversations, transitions, now), policy, now, deleted) == []
+
+
+# --- networks and workstream ids ------------------------------------------------------------------
+
+
+def test_a_networks_rule_applies_to_its_own_conversations_only() -> None:
+    whatsapp = Rule(Channel.SOCIAL, State.OPEN, 7 * DAY, CLOSED, "config", "whatsapp")
+    policy = Policy(network_rules={("whatsapp", State.OPEN): whatsapp})
+    eight_days = NOW - timedelta(days=8)
+
+    def on(channel: Channel, network: str | None, name: str) -> Conversation:
+        return msgspec.structs.replace(conv(channel, State.OPEN, eight_days, id=name), network=network)
+
+    conversations = [
+        on(Channel.SOCIAL, "whatsapp", "whatsapp"),
+        on(Channel.SOCIAL, "facebook", "facebook"),
+        on(Channel.SOCIAL, None, "no-network"),
+        on(Channel.CHAT, "whatsapp", "chat"),  # a social network's rule never reaches another channel
+    ]
+    rules = {c.id: explain(c, policy).rule for c in conversations}
+    assert rules == {"whatsapp": "whatsapp/open", "facebook": "social/open", "no-network": "social/open",
+                     "chat": "chat/open"}  # fmt: skip
+    assert explain(conversations[0], policy).threshold_minutes == 7 * DAY
+    assert [t.id for t in plan(conversations, policy, NOW)] == ["whatsapp", "chat"]
+    cells = cutoffs(policy, NOW)
+    for c in conversations:
+        holding = [cell for cell in cells if cell.holds(c)]
+        assert [cell.rule for cell in holding] == [rules[c.id]]
+
+
+def test_a_never_rule_of_a_network_keeps_its_conversations_open() -> None:
+    never = Rule(Channel.SOCIAL, State.WRAP_UP, None, CLOSED, "config", "facebook")
+    policy = Policy(network_rules={("facebook", State.WRAP_UP): never})
+    old = msgspec.structs.replace(conv(Channel.SOCIAL, State.WRAP_UP, NOW - timedelta(days=3)), network="facebook")
+    assert explain(old, policy).due_at is None
+    assert plan([old], policy, NOW) == []
+    assert not any(cell.holds(old) and old.modified_on < cell.before for cell in cutoffs(policy, NOW))
+
+
+def test_a_workstream_matches_by_name_or_by_id() -> None:
+    guid = "0f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e62"
+    policy = Policy(workstreams={"Contoso SMS": Workstream("Contoso SMS", Channel.SMS, 60, None, guid)})
+    by_id = conv(Channel.SMS, State.WAITING, NOW - timedelta(minutes=61), id="by-id", workstream=guid)
+    by_name = conv(Channel.SMS, State.WAITING, NOW - timedelta(minutes=61), id="by-name", workstream="Contoso SMS")
+    for c in (by_id, by_name):
+        verdict = explain(c, policy)
+        assert (verdict.rule, verdict.threshold_minutes) == ("workstream:Contoso SMS", 60), c.id
+    assert [t.id for t in plan([by_id, by_name], policy, NOW)] == ["by-id", "by-name"]

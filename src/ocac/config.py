@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ocac import fsutil
 from ocac.durations import ACCEPTED, MAX_MINUTES, format_minutes, parse_minutes
 from ocac.errors import ConfigError, InvalidInput, NotFound, Refused
-from ocac.model import RULE_STATES, Channel, State
+from ocac.model import NETWORKS, RULE_STATES, Channel, State, workstream_key
 from ocac.paths import ENV_CONFIG
 from ocac.policy import DEFAULT_RULES, Policy, Rule, Workstream, rule_is_configurable, workstream_problem
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from tomlkit import TOMLDocument
 
 TOP_KEYS = ("rules", "workstreams")
-WORKSTREAM_KEYS = ("channel", "auto_close_after", "wrap_up_block")
+WORKSTREAM_KEYS = ("channel", "id", "auto_close_after", "wrap_up_block")
 
 
 class _Invalid(ConfigError):
@@ -72,18 +72,34 @@ def policy_from_document(document: Mapping[str, Any]) -> Policy:
         if key not in TOP_KEYS:
             raise _Invalid(key, f"unknown key: {_suggest(key, TOP_KEYS)}")
     rules = dict(DEFAULT_RULES)
-    for channel_name, cells in _table(document.get("rules", {}), "rules").items():
-        channel = _channel(channel_name, f"rules.{channel_name}")
-        for state_name, value in _table(cells, f"rules.{channel_name}").items():
-            key = f"rules.{channel_name}.{state_name}"
+    network_rules: dict[tuple[str, State], Rule] = {}
+    for name, cells in _table(document.get("rules", {}), "rules").items():
+        channel, network = _target(name, f"rules.{name}")
+        for state_name, value in _table(cells, f"rules.{name}").items():
+            key = f"rules.{name}.{state_name}"
             state = _rule_state(channel, state_name, key)
             default = DEFAULT_RULES[channel, state]
-            rules[channel, state] = Rule(channel, state, _duration(value, key), default.target, source="config")
+            rule = Rule(channel, state, _duration(value, key), default.target, "config", network)
+            if network is None:
+                rules[channel, state] = rule
+            else:
+                network_rules[network, state] = rule
     workstreams = {
         name: _workstream(name, _table(body, f"workstreams.{name}"))
         for name, body in _table(document.get("workstreams", {}), "workstreams").items()
     }
-    return Policy(rules=rules, workstreams=workstreams)
+    return Policy(rules, workstreams, network_rules)
+
+
+def _target(name: str, key: str) -> tuple[Channel, str | None]:
+    """A rules table's name: a channel, or a network of one (`whatsapp`)."""
+    if name in NETWORKS:
+        return NETWORKS[name], name
+    try:
+        return Channel(name), None
+    except ValueError:
+        allowed = [*Channel, *NETWORKS]
+        raise _Invalid(key, f"unknown channel '{name}': {_suggest(name, allowed)}") from None
 
 
 def _rule_state(channel: Channel, name: str, key: str) -> State:
@@ -113,7 +129,18 @@ def _workstream(name: str, body: Mapping[str, Any]) -> Workstream:
     if problem:
         raise _Invalid(f"{prefix}.auto_close_after", problem)
     block = _optional_duration(body, "wrap_up_block", prefix)
-    return Workstream(name, channel, auto_close, block)
+    return Workstream(name, channel, auto_close, block, _workstream_id(body, prefix))
+
+
+def _workstream_id(body: Mapping[str, Any], prefix: str) -> str | None:
+    if "id" not in body:
+        return None
+    value = body["id"]
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(
+            f"{prefix}.id", "expected the workstream's id, a GUID such as 0f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e62"
+        )
+    return workstream_key(value)
 
 
 def _optional_duration(body: Mapping[str, Any], key: str, prefix: str) -> int | None:
@@ -153,8 +180,7 @@ def load_config(path: Path, *, required: bool = False) -> LoadedConfig:
     if data is None:
         if required:
             raise ConfigError(
-                f"config {path} does not exist: check --config (or {ENV_CONFIG}); "
-                "'ocac config set' creates the file"
+                f"config {path} does not exist: check --config (or {ENV_CONFIG}); 'ocac config set' creates the file"
             )
         return LoadedConfig(path, False, Policy())
     try:
@@ -233,33 +259,37 @@ def _rules_table(document: TOMLDocument) -> Any:
     return document["rules"]
 
 
-def set_rule(channel: Channel, state: State, minutes: int | None) -> Callable[[TOMLDocument], None]:
-    """A mutation that sets the (channel, state) override."""
+def set_rule(
+    channel: Channel, state: State, minutes: int | None, network: str | None = None
+) -> Callable[[TOMLDocument], None]:
+    """A mutation that sets the (channel or network, state) override."""
     _require_configurable(channel, state)
+    name = network or str(channel)
 
     def mutate(document: TOMLDocument) -> None:
         import tomlkit
 
         rules = _rules_table(document)
-        if str(channel) not in rules:
-            rules[str(channel)] = tomlkit.table()
-        rules[str(channel)][str(state)] = format_minutes(minutes)
+        if name not in rules:
+            rules[name] = tomlkit.table()
+        rules[name][str(state)] = format_minutes(minutes)
 
     return mutate
 
 
-def unset_rule(channel: Channel, state: State) -> Callable[[TOMLDocument], None]:
-    """A mutation that drops the (channel, state) override, back to the default."""
+def unset_rule(channel: Channel, state: State, network: str | None = None) -> Callable[[TOMLDocument], None]:
+    """A mutation that drops the (channel or network, state) override: back to the default or the channel's rule."""
     _require_configurable(channel, state)
+    name = network or str(channel)
 
     def mutate(document: TOMLDocument) -> None:
         rules = document.get("rules")
-        if rules is None or str(channel) not in rules:
+        if rules is None or name not in rules:
             return
-        cells = rules[str(channel)]
+        cells = rules[name]
         cells.pop(str(state), None)
         if not cells:
-            del rules[str(channel)]
+            del rules[name]
         if not rules:
             del document["rules"]
 
@@ -291,10 +321,11 @@ def set_workstream(
     channel: Channel | None,
     auto_close_after: int | None | Keep,
     wrap_up_block: int | None | Keep,
+    stream_id: str | None | Keep = KEEP,
 ) -> Callable[[TOMLDocument], None]:
     """A mutation that creates or updates a workstream.
 
-    `channel` None keeps the existing channel; `KEEP` keeps a duration as it is; None removes it.
+    `channel` None keeps the existing channel; `KEEP` keeps a setting as it is; None removes it.
     """
     if not name.strip():
         raise InvalidInput("workstream name is empty: give a name such as 'Contoso Chat'")
@@ -306,6 +337,10 @@ def set_workstream(
         if channel is not None:
             _check_kept_auto_close(name, channel, body, auto_close_after)
             body["channel"] = str(channel)
+        if stream_id is None:
+            body.pop("id", None)
+        elif not isinstance(stream_id, Keep):
+            body["id"] = workstream_key(stream_id)
         for key, value in (("auto_close_after", auto_close_after), ("wrap_up_block", wrap_up_block)):
             if value is None:
                 body.pop(key, None)
@@ -368,11 +403,18 @@ class Cell:
     minutes: int | None
     target: State
     source: str
+    network: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The row's name: the channel, or a network's `social/whatsapp`."""
+        return f"{self.channel}/{self.network}" if self.network else str(self.channel)
 
     def to_json(self) -> dict[str, object]:
         """The row `config show --json` prints."""
         return {
             "channel": str(self.channel),
+            "network": self.network,
             "state": str(self.state),
             "minutes": self.minutes,
             "duration": format_minutes(self.minutes),
@@ -382,10 +424,12 @@ class Cell:
 
 
 def matrix(policy: Policy) -> list[Cell]:
-    """Every channel × (open, active, wrap-up) cell of the effective policy."""
+    """Every channel × (open, active, wrap-up) cell, each followed by the networks that override it."""
     cells = []
     for channel in Channel:
         for state in RULE_STATES:
             rule = policy.rules[channel, state]
             cells.append(Cell(channel, state, rule.minutes, rule.target, rule.source))
+            for network, override in sorted(policy.networks_of(channel, state).items()):
+                cells.append(Cell(channel, state, override.minutes, override.target, override.source, network))
     return cells

@@ -59,25 +59,31 @@ def summary_line(horizons: list[Horizon]) -> str:
     return line
 
 
+Target = tuple[Channel, State, str | None]
+"""A cell a configuration edit names: channel, state and, for a network's rule, the network."""
+
+
 @dataclass(frozen=True)
 class CellChange:
     """One rule a configuration edit changes (or would change)."""
 
     channel: Channel
     state: State
+    network: str | None
     old: Rule
     new: Rule
 
     def to_json(self) -> dict[str, object]:
         return {
-            "channel": str(self.channel), "state": str(self.state),
+            "channel": str(self.channel), "network": self.network, "state": str(self.state),
             "old": format_minutes(self.old.minutes), "new": format_minutes(self.new.minutes),
             "old_minutes": self.old.minutes, "new_minutes": self.new.minutes, "target": str(self.new.target),
         }  # fmt: skip
 
     def line(self) -> str:
         """`chat open: 20m → 30m`."""
-        return f"{self.channel} {self.state}: {format_minutes(self.old.minutes)} → {format_minutes(self.new.minutes)}"
+        name = self.network or self.channel
+        return f"{name} {self.state}: {format_minutes(self.old.minutes)} → {format_minutes(self.new.minutes)}"
 
 
 @dataclass(frozen=True)
@@ -89,13 +95,17 @@ class Report:
     problem: str | None
 
 
-def report(store: Store, before: Policy, after: Policy, cells: list[tuple[Channel, State]], now: datetime) -> Report:
+def report(store: Store, before: Policy, after: Policy, cells: list[Target], now: datetime) -> Report:
     """The changed cells and their impact on the store.
 
     The edit stands whatever the store holds: a store that cannot be read makes the impact
     unknown (`problem` says why), not the edit fail.
     """
-    changes = [CellChange(c, s, before.rules[c, s], after.rules[c, s]) for c, s in cells]
+    changes = []
+    for channel, state, network in cells:
+        old, new = before.rule(channel, state, network), after.rule(channel, state, network)
+        assert old is not None and new is not None
+        changes.append(CellChange(channel, state, network, old, new))
     try:
         return Report(changes, impact(store, before, after, now), None)
     except OcacError as error:

@@ -19,7 +19,7 @@ import msgspec
 from ocac import fsutil
 from ocac.errors import ImportFileError, InvalidInput
 from ocac.instants import parse_instant
-from ocac.model import KNOWN_FIELDS, Conversation, parse_channel, parse_state, waiting_problem
+from ocac.model import KNOWN_FIELDS, Conversation, parse_channel, parse_state, waiting_problem, workstream_key
 from ocac.store.base import Incoming
 
 
@@ -205,6 +205,8 @@ def _incoming(path: Path, where: str, row: dict[str, Any]) -> Incoming:
         for name in ("workstream", "record_id", "network"):
             if name in row:
                 fields[name] = _text(row[name], where, name)
+        if "workstream" in fields:
+            fields["workstream"] = workstream_key(fields["workstream"])
         if "created_on" in row:
             fields["created_on"] = parse_instant(_text(row["created_on"], where, "created_on"), "created_on")
     except InvalidInput as error:

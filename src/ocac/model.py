@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, TypeVar
@@ -59,6 +60,19 @@ class Reason(StrEnum):
 WAITING_CHANNELS = frozenset({Channel.PERSISTENT_CHAT, Channel.SMS, Channel.SOCIAL, Channel.TEAMS})
 """Channels whose conversations can wait (and whose workstreams can auto-close them)."""
 
+NETWORKS: dict[str, Channel] = {
+    "whatsapp": Channel.SOCIAL,
+    "line": Channel.SOCIAL,
+    "wechat": Channel.SOCIAL,
+    "facebook": Channel.SOCIAL,
+    "twitter": Channel.SOCIAL,
+    "apple-messages": Channel.SOCIAL,
+    "google-business-messages": Channel.SOCIAL,
+    "custom-messaging": Channel.SOCIAL,
+    "voice-call": Channel.VOICE,
+}
+"""The services a channel runs on whose rules may differ from the channel's (a WhatsApp rule, say)."""
+
 NOT_CLOSED = frozenset(s for s in State if s is not State.CLOSED)
 """Every state but closed: what listings show unless asked for closed conversations."""
 
@@ -114,6 +128,30 @@ def _parse_name(text: str, kind: type[_E], what: str) -> _E:
 def parse_channel(text: str) -> Channel:
     """Parse a channel name, forgiving case and `_`, `-` or space separators."""
     return _parse_name(text, Channel, "channel")
+
+
+def parse_target(text: str) -> tuple[Channel, str | None]:
+    """A channel, or a network and the channel it belongs to (`whatsapp` → social, whatsapp)."""
+    key = _normalise(text)
+    for network, channel in NETWORKS.items():
+        if key == network or key.replace("-", "") == network.replace("-", ""):
+            return channel, network
+    try:
+        return parse_channel(text), None
+    except InvalidName:
+        choices = [c.value for c in Channel] + list(NETWORKS)
+        close = difflib.get_close_matches(key, choices, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise InvalidName(f"unknown channel {text!r}: {hint}use one of {', '.join(choices)}") from None
+
+
+_GUID = re.compile(r"^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$")
+
+
+def workstream_key(value: str) -> str:
+    """A workstream reference as stored and compared: a GUID in lower case without braces, a name as it is."""
+    match = _GUID.match(value.strip())
+    return match.group(1).lower() if match else value
 
 
 def parse_state(text: str) -> State:

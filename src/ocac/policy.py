@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,18 +18,23 @@ DAY = 1440
 
 @dataclass(frozen=True)
 class Rule:
-    """After `minutes` in `state` (None: never), a `channel` conversation moves to `target`."""
+    """After `minutes` in `state` (None: never), a `channel` conversation moves to `target`.
+
+    A rule with a `network` applies to the conversations of that network only (a WhatsApp
+    rule on the social channel); the channel's rule applies to the others.
+    """
 
     channel: Channel
     state: State
     minutes: int | None
     target: State
     source: str = "default"
+    network: str | None = None
 
     @property
     def name(self) -> str:
-        """How history and explanations name the rule, e.g. `voice/active`."""
-        return f"{self.channel}/{self.state}"
+        """How history and explanations name the rule, e.g. `voice/active` or `whatsapp/open`."""
+        return f"{self.network or self.channel}/{self.state}"
 
 
 def _defaults() -> dict[tuple[Channel, State], Rule]:
@@ -76,12 +82,19 @@ def rule_is_configurable(channel: Channel, state: State) -> str | None:
 
 @dataclass(frozen=True)
 class Workstream:
-    """A named workstream: its waiting auto-close time and its optional wrap-up block time."""
+    """A named workstream: its waiting auto-close time, its optional wrap-up block time, its GUID."""
 
     name: str
     channel: Channel
     auto_close_after: int | None = None
     wrap_up_block: int | None = None
+    id: str | None = None
+    """The service's id (a GUID): conversations may name their workstream by it instead of by name."""
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """What a conversation's `workstream` may say to mean this workstream: its name or its id."""
+        return frozenset({self.name} if self.id is None else {self.name, self.id})
 
 
 def workstream_problem(channel: Channel, auto_close_after: int | None) -> str | None:
@@ -97,14 +110,34 @@ def workstream_problem(channel: Channel, auto_close_after: int | None) -> str | 
 
 @dataclass(frozen=True)
 class Policy:
-    """The effective configuration: the full rule matrix plus workstreams."""
+    """The effective configuration: the full rule matrix, rules of networks, and workstreams."""
 
     rules: Mapping[tuple[Channel, State], Rule] = field(default_factory=lambda: DEFAULT_RULES)
     workstreams: Mapping[str, Workstream] = field(default_factory=dict)
+    network_rules: Mapping[tuple[str, State], Rule] = field(default_factory=dict)
 
-    def rule(self, channel: Channel, state: State) -> Rule | None:
-        """The rule for (channel, state), or None where the table has no cell."""
+    def rule(self, channel: Channel, state: State, network: str | None = None) -> Rule | None:
+        """The rule of (channel, state) for a conversation on `network`, or None where the table has no cell."""
+        if network is not None:
+            override = self.network_rules.get((network, state))
+            if override is not None and override.channel is channel:
+                return override
         return self.rules.get((channel, state))
+
+    def workstream(self, key: str | None) -> Workstream | None:
+        """The workstream a conversation names, by name or by id."""
+        if key is None:
+            return None
+        return self._workstreams_by_key.get(key)
+
+    @functools.cached_property
+    def _workstreams_by_key(self) -> dict[str, Workstream]:
+        index = {stream.id: stream for stream in self.workstreams.values() if stream.id is not None}
+        return index | {stream.name: stream for stream in self.workstreams.values()}
+
+    def networks_of(self, channel: Channel, state: State) -> dict[str, Rule]:
+        """The networks of `channel` whose `state` rule differs from the channel's."""
+        return {n: r for (n, s), r in self.network_rules.items() if s is state and r.channel is channel}
 
 
 @dataclass(frozen=True)
@@ -139,7 +172,7 @@ def explain(conversation: Conversation, policy: Policy, deleted_records: Set[str
         return _explain_case(conversation, deleted_records)
     if state is State.WAITING:
         return _explain_waiting(conversation, policy)
-    rule = policy.rule(channel, state)
+    rule = policy.rule(channel, state, conversation.network)
     if rule is None:
         return _never(f"no rule for {channel}/{state}", f"{channel} has no {state} rule")
     applies = f"rule {rule.name} ({rule.source})"
@@ -147,7 +180,9 @@ def explain(conversation: Conversation, policy: Policy, deleted_records: Set[str
     if threshold is not None and state is State.WRAP_UP:
         block = _wrap_up_block(conversation, policy)
         if block is not None and block > threshold:
-            applies = f"workstream '{conversation.workstream}' wrap-up block (longer than {applies})"
+            stream = policy.workstream(conversation.workstream)
+            assert stream is not None
+            applies = f"workstream '{stream.name}' wrap-up block (longer than {applies})"
             threshold = block
     if threshold is None:
         return _never(applies, f"rule {rule.name} is set to never", rule.name)
@@ -159,9 +194,7 @@ def explain(conversation: Conversation, policy: Policy, deleted_records: Set[str
 
 
 def _wrap_up_block(conversation: Conversation, policy: Policy) -> int | None:
-    if conversation.workstream is None:
-        return None
-    stream = policy.workstreams.get(conversation.workstream)
+    stream = policy.workstream(conversation.workstream)
     return stream.wrap_up_block if stream else None
 
 
@@ -177,12 +210,13 @@ def _explain_case(conversation: Conversation, deleted_records: Iterable[str]) ->
 
 
 def _explain_waiting(conversation: Conversation, policy: Policy) -> Verdict:
-    name = conversation.workstream
-    if name is None:
+    key = conversation.workstream
+    if key is None:
         return _never("waiting needs a workstream", "the conversation has no workstream")
-    stream = policy.workstreams.get(name)
+    stream = policy.workstream(key)
     if stream is None:
-        return _never(f"workstream '{name}'", f"workstream '{name}' is not configured")
+        return _never(f"workstream '{key}'", f"workstream '{key}' is not configured")
+    name = stream.name
     applies = f"workstream '{name}' auto-close after inactivity"
     if stream.auto_close_after is None:
         return _never(applies, f"workstream '{name}' has no auto-close after inactivity")
@@ -276,17 +310,17 @@ def cutoffs(policy: Policy, now: datetime) -> list[Cutoff]:
     """
     cells: list[Cutoff | None] = []
     for (channel, state), rule in policy.rules.items():
-        if channel is Channel.CASE or rule.minutes is None or state not in RULE_STATES:
+        if channel is Channel.CASE or state not in RULE_STATES:
             continue
-        if state is State.WRAP_UP:
-            cells.extend(_wrap_up_cells(policy, rule, now))
-        else:
-            cells.append(_cell(now, channel, state, rule.minutes, rule.target, Reason.AUTO_CLOSED_BY_SYSTEM, rule.name))
+        networks = policy.networks_of(channel, state)
+        for network, override in networks.items():
+            cells.extend(_rule_cells(policy, override, now, networks=frozenset({network})))
+        cells.extend(_rule_cells(policy, rule, now, other_networks=frozenset(networks)))
     for stream in policy.workstreams.values():
         if stream.auto_close_after is not None:
             cells.append(_cell(
                 now, None, State.WAITING, stream.auto_close_after, State.CLOSED, Reason.AUTO_CLOSED_FROM_WAITING,
-                f"workstream:{stream.name}", workstreams=frozenset({stream.name}),
+                f"workstream:{stream.name}", workstreams=stream.keys,
             ))  # fmt: skip
     for state in (State.OPEN, State.ACTIVE):
         cells.append(_cell(
@@ -299,22 +333,36 @@ def cutoffs(policy: Policy, now: datetime) -> list[Cutoff]:
 RECORD_DELETED_RULE = "case/record-deleted"
 
 
-def _wrap_up_cells(policy: Policy, rule: Rule, now: datetime) -> list[Cutoff | None]:
-    """A wrap-up rule's cell, split off for each workstream whose longer wrap-up block wins."""
-    assert rule.minutes is not None
-    longer = {
-        stream.name: stream.wrap_up_block
-        for stream in policy.workstreams.values()
-        if stream.wrap_up_block is not None and stream.wrap_up_block > rule.minutes
-    }
+def _rule_cells(policy: Policy, rule: Rule, now: datetime, **networks: frozenset[str]) -> list[Cutoff | None]:
+    """A rule's cell (none if it never fires); a wrap-up rule's is split off per workstream whose longer block wins."""
+    if rule.minutes is None:
+        return []
     reason = Reason.AUTO_CLOSED_BY_SYSTEM
+    if rule.state is not State.WRAP_UP:
+        return [_cell(now, rule.channel, rule.state, rule.minutes, rule.target, reason, rule.name, **networks)]
+    longer = [
+        stream for stream in policy.workstreams.values()
+        if stream.wrap_up_block is not None and stream.wrap_up_block > rule.minutes
+    ]  # fmt: skip
     cells = [
-        _cell(now, rule.channel, rule.state, block, rule.target, reason, rule.name, workstreams=frozenset({name}))
-        for name, block in longer.items()
+        _cell(
+            now,
+            rule.channel,
+            rule.state,
+            stream.wrap_up_block,
+            rule.target,
+            reason,
+            rule.name,
+            workstreams=stream.keys,
+            **networks,
+        )  # fmt: skip
+        for stream in longer
+        if stream.wrap_up_block is not None
     ]
+    taken = frozenset().union(*(stream.keys for stream in longer))
     cells.append(
         _cell(now, rule.channel, rule.state, rule.minutes, rule.target, reason, rule.name,
-              other_workstreams=frozenset(longer))
+              other_workstreams=taken, **networks)
     )  # fmt: skip
     return cells
 
@@ -368,7 +416,7 @@ def plan(
     verdict instead of per-conversation arithmetic, since stores hold millions of conversations.
     The cells whose verdict depends on nothing but (channel, state) are looked up first.
     """
-    cutoffs: dict[tuple[Channel, State, str | None], _Cutoff | None] = {}
+    cutoffs: dict[tuple[Channel, State, str | None, str | None], _Cutoff | None] = {}
     simple = _simple_cutoffs(policy, now)
     transitions: list[Transition] = []
     append = transitions.append
@@ -415,6 +463,8 @@ def _simple_cutoffs(policy: Policy, now: datetime) -> dict[tuple[Channel, State]
     for channel, state in policy.rules:
         if channel is Channel.CASE or (state is State.WRAP_UP and policy.workstreams):
             continue  # case: its record decides; wrap-up: a workstream's block may
+        if policy.networks_of(channel, state):
+            continue  # a network's rule may
         verdict = explain(Conversation("", channel, state, now), policy)
         cells[channel, state] = _cutoff(now, verdict) if verdict.target else None
     return cells
@@ -422,12 +472,13 @@ def _simple_cutoffs(policy: Policy, now: datetime) -> dict[tuple[Channel, State]
 
 def _cutoff_key(
     conversation: Conversation, policy: Policy, deleted_records: Set[str]
-) -> tuple[Channel, State, str | None]:
+) -> tuple[Channel, State, str | None, str | None]:
     """Conversations with equal keys share a verdict (up to their own modified_on)."""
     channel, state = conversation.channel, conversation.state
     if channel is Channel.CASE and state in (State.OPEN, State.ACTIVE):  # as in explain()
         record = conversation.record_id
-        return channel, state, "deleted" if record in deleted_records else None
+        return channel, state, "deleted" if record in deleted_records else None, None
+    network = conversation.network if policy.network_rules else None
     if state is State.WAITING or (state is State.WRAP_UP and policy.workstreams):
-        return channel, state, conversation.workstream
-    return channel, state, None
+        return channel, state, conversation.workstream, network
+    return channel, state, None, network

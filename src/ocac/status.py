@@ -50,8 +50,9 @@ class Summary:
             "due_next_sweep": self.due_next,
             "interval_minutes": self.interval_minutes,
             "oldest_open": {str(c): {"id": i, "idle_minutes": m} for c, (i, m) in self.oldest.items()},
-            "last_sweep": None if self.last_sweep is None else self.last_sweep.to_json()
-            | {"age_minutes": self.sweep_age_minutes},
+            "last_sweep": None
+            if self.last_sweep is None
+            else self.last_sweep.to_json() | {"age_minutes": self.sweep_age_minutes},
         }
 
 

@@ -20,12 +20,15 @@ from hypothesis import strategies as st
 
 from conftest import store_location
 from ocac.audit import Audit
-from ocac.model import RULE_STATES, Channel, Conversation, State, waiting_problem
+from ocac.model import NETWORKS, RULE_STATES, Channel, Conversation, State, waiting_problem
 from ocac.policy import DEFAULT_RULES, Policy, Rule, Workstream, order_key, plan
 from ocac.store import Dump, Incoming, Selection, Store, open_store
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 WORKSTREAMS = ("Alpha", "Beta", "Gamma")
+GUIDS = {"Alpha": "0f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e62", "Beta": "6a3f2c1e-8d4b-4f0a-9c2e-1b7d5e9a0c31"}
+REFERENCES = (*WORKSTREAMS, *GUIDS.values())
+"""What a conversation's workstream may say: a name, or a workstream's id."""
 RECORDS = ("R1", "R2", "R3")
 THRESHOLDS = (0, 1, 15, 20, 120, 1440)
 
@@ -45,10 +48,12 @@ def conversations(draw: st.DrawFn) -> list[Conversation]:
         channel = draw(st.sampled_from(list(Channel)))
         state = draw(st.sampled_from([s for s in State if waiting_problem(channel, s) is None]))
         modified = (NOW - draw(ages)).astimezone(draw(offsets))
+        networks = [n for n, c in NETWORKS.items() if c is channel]
         items.append(Conversation(
             f"c{index:03d}", channel, state, modified,
-            workstream=draw(st.none() | st.sampled_from(WORKSTREAMS)),
+            workstream=draw(st.none() | st.sampled_from(REFERENCES)),
             record_id=draw(st.none() | st.sampled_from(RECORDS)),
+            network=draw(st.none() | st.sampled_from(networks or ["whatsapp"])),
         ))  # fmt: skip
     return items
 
@@ -66,11 +71,19 @@ def policies(draw: st.DrawFn) -> Policy:
             if draw(st.booleans()):
                 default = DEFAULT_RULES[channel, state]
                 rules[channel, state] = Rule(channel, state, draw(minutes), default.target, "config")
+    network_rules = {}
+    for network in draw(st.lists(st.sampled_from(list(NETWORKS)), unique=True, max_size=3)):
+        channel = NETWORKS[network]
+        for state in RULE_STATES:
+            if draw(st.booleans()):
+                default = DEFAULT_RULES[channel, state]
+                network_rules[network, state] = Rule(channel, state, draw(minutes), default.target, "config", network)
     streams = {}
     for name in draw(st.lists(st.sampled_from(WORKSTREAMS), unique=True)):
         channel = draw(st.sampled_from([Channel.SMS, Channel.TEAMS, Channel.SOCIAL, Channel.PERSISTENT_CHAT]))
-        streams[name] = Workstream(name, channel, draw(minutes), draw(minutes))
-    return Policy(rules, streams)
+        stream_id = GUIDS.get(name) if draw(st.booleans()) else None
+        streams[name] = Workstream(name, channel, draw(minutes), draw(minutes), stream_id)
+    return Policy(rules, streams, network_rules)
 
 
 selections = st.builds(

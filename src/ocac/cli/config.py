@@ -14,7 +14,7 @@ from ocac.cli.impact import edit_and_report
 from ocac.dataverse import CONFIG_STATES, ConfigImport, export_records, read_config_records
 from ocac.durations import format_minutes, parse_minutes
 from ocac.errors import ImportFileError, InvalidInput
-from ocac.model import parse_channel, parse_state
+from ocac.model import parse_state, parse_target
 
 app = sub_app(
     "Show and change the channel-state configuration (when conversations auto-close).\n\n"
@@ -47,7 +47,7 @@ def show(ctx: typer.Context, json: bool = typer.Option(False, "--json", help=JSO
     table = render.table("channel", "state", "after", "moves to", "source")
     for cell in cells:
         target = str(cell.target) if cell.minutes is not None else "-"
-        table.add_row(str(cell.channel), str(cell.state), format_minutes(cell.minutes), target, cell.source)
+        table.add_row(cell.name, str(cell.state), format_minutes(cell.minutes), target, cell.source)
     where = str(loaded.path) if loaded.exists else f"{loaded.path} (does not exist: built-in defaults)"
     render.out().print(f"config: {where}", soft_wrap=True)  # not a table title: that folds long paths
     render.show(table)
@@ -56,7 +56,11 @@ def show(ctx: typer.Context, json: bool = typer.Option(False, "--json", help=JSO
 @app.command("set")
 def set_(
     ctx: typer.Context,
-    channel: str = typer.Argument(..., metavar="CHANNEL", help="chat, voice, sms, teams, persistent-chat or social."),
+    channel: str = typer.Argument(
+        ...,
+        metavar="CHANNEL",
+        help="chat, voice, sms, teams, persistent-chat or social; or a network of one, such as whatsapp.",
+    ),
     state: str = typer.Argument(..., metavar="STATE", help="open, active or wrap-up."),
     duration: str = typer.Argument(..., metavar="DURATION", help="20m, 2h, 1d, 1h30m, 90 (minutes), PT2H or never."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Change nothing; show what the change would do."),
@@ -67,15 +71,15 @@ def set_(
 
     Example: ocac config set voice active 2h
     """
-    chan, st, minutes = parse_channel(channel), parse_state(state), parse_minutes(duration)
-    mutation = config.set_rule(chan, st, minutes)  # refuses a cell that cannot have a rule
+    (chan, network), st, minutes = parse_target(channel), parse_state(state), parse_minutes(duration)
+    mutation = config.set_rule(chan, st, minutes, network)  # refuses a cell that cannot have a rule
     at = parse_now(now)  # a bad --now is refused before the file is written
-    current = config_of(ctx).policy.rules[chan, st]
-    if current.minutes == minutes:
+    current = config_of(ctx).policy.rule(chan, st, network)
+    if current is not None and current.minutes == minutes and current.network == network:
         where = "the default" if current.source == "default" else f"set in {settings(ctx).config_path}"
-        render.message(f"unchanged: {chan} {st} is already {format_minutes(minutes)} ({where})")
+        render.message(f"unchanged: {network or chan} {st} is already {format_minutes(minutes)} ({where})")
         return
-    edit_and_report(ctx, mutation, [(chan, st)], dry_run=dry_run, now=at, json=json)
+    edit_and_report(ctx, mutation, [(chan, st, network)], dry_run=dry_run, now=at, json=json)
 
 
 @app.command("unset")
@@ -91,14 +95,15 @@ def unset(
 
     Example: ocac config unset voice active --dry-run
     """
-    chan, st = parse_channel(channel), parse_state(state)
-    mutation = config.unset_rule(chan, st)
+    (chan, network), st = parse_target(channel), parse_state(state)
+    mutation = config.unset_rule(chan, st, network)
     at = parse_now(now)
-    current = config_of(ctx).policy.rules[chan, st]
-    if current.source != "config":
-        render.message(f"no override to remove: {chan} {st} is the default {format_minutes(current.minutes)}")
+    current = config_of(ctx).policy.rule(chan, st, network)
+    if current is None or current.source != "config" or current.network != network:
+        shown = "-" if current is None else format_minutes(current.minutes)
+        render.message(f"no override to remove: {network or chan} {st} is {shown}, as its default says")
         return
-    edit_and_report(ctx, mutation, [(chan, st)], dry_run=dry_run, now=at, json=json)
+    edit_and_report(ctx, mutation, [(chan, st, network)], dry_run=dry_run, now=at, json=json)
 
 
 @app.command("reset")

@@ -27,14 +27,17 @@ from ocac.instants import ahead, format_instant, minutes_between, parse_instant
 from ocac.interchange import Format, read_import_files
 from ocac.listing import Row, select
 from ocac.model import (
+    NETWORKS,
     NOT_CLOSED,
     Action,
     Conversation,
     moved,
     parse_channel,
     parse_state,
+    parse_target,
     touched,
     waiting_problem,
+    workstream_key,
 )
 from ocac.policy import explain
 from ocac.store import Selection
@@ -162,6 +165,9 @@ def add(
     conversation_id: str | None = typer.Option(None, "--id", metavar="ID", help="The id; generated when omitted."),
     workstream: str | None = typer.Option(None, "--workstream", metavar="NAME", help="Its workstream."),
     record_id: str | None = typer.Option(None, "--record-id", metavar="ID", help="The linked record (case)."),
+    network: str | None = typer.Option(
+        None, "--network", metavar="NETWORK", help="The service it runs on (whatsapp, facebook… for social)."
+    ),
     modified_on: str | None = typer.Option(
         None, "--modified-on", metavar="TIME", help="When it last changed. [default: --now]"
     ),
@@ -176,6 +182,12 @@ def add(
     problem = waiting_problem(chan, st)
     if problem:
         raise Refused(problem)
+    if network is not None:
+        owner, known = parse_target(network)
+        if known is None or owner is not chan:
+            choices = ", ".join(n for n, c in NETWORKS.items() if c is chan) or "none"
+            raise InvalidInput(f"--network {network!r} is not a network of {chan} (its networks: {choices})")
+        network = known
     new_id = conversation_id if conversation_id is not None else str(uuid.uuid4())
     if not new_id.strip():
         raise InvalidInput("--id must not be empty")
@@ -183,7 +195,8 @@ def add(
     store = store_of(ctx)
     at = instant(now, store)
     stamp = stamp_given or at
-    conversation = Conversation(new_id, chan, st, stamp, workstream, record_id, stamp)
+    stream = None if workstream is None else workstream_key(workstream)
+    conversation = Conversation(new_id, chan, st, stamp, stream, record_id, stamp, network)
     for warning in _workstream_warnings(ctx, conversation):
         render.message(f"ocac: warning: {warning}")
     store.add(conversation, audit(at))
@@ -199,7 +212,7 @@ def _workstream_warnings(ctx: typer.Context, conversation: Conversation) -> list
     name = conversation.workstream
     if name is None:
         return []
-    stream = config_of(ctx).policy.workstreams.get(name)
+    stream = config_of(ctx).policy.workstream(name)
     if stream is None:
         return [f"workstream '{name}' is not in the configuration: its waiting and wrap-up settings do not apply"]
     if stream.channel is not conversation.channel:

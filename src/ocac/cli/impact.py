@@ -13,9 +13,9 @@ from ocac.audit import audit_for
 from ocac.cli.common import settings, store_of
 from ocac.config import ConfigChange
 from ocac.errors import OcacError
-from ocac.impact import Horizon, Report, report, summary_line
+from ocac.impact import Horizon, Report, Target, report, summary_line
 from ocac.instants import format_instant
-from ocac.model import Action, Channel, State
+from ocac.model import Action
 from ocac.policy import Workstream
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def edit_and_report(
     ctx: typer.Context,
     mutation: Callable[[TOMLDocument], None],
-    cells: list[tuple[Channel, State]],
+    cells: list[Target],
     *,
     dry_run: bool,
     now: datetime | None,

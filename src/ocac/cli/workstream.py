@@ -41,6 +41,12 @@ def set_(
         metavar="DURATION",
         help="Wrap-up conversations stay at least this long; 'never' removes it.",
     ),
+    stream_id: str | None = typer.Option(
+        None,
+        "--id",
+        metavar="GUID",
+        help="The service's id of the workstream: conversations that name it by id match it too; 'none' removes it.",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Change nothing; show what the change would do."),
     now: str | None = typer.Option(None, "--now", metavar="TIME", help=IMPACT_NOW_HELP),
     json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -50,7 +56,8 @@ def set_(
     Example: ocac workstream set "Contoso SMS" --channel sms --auto-close-after 2d
     """
     chan = parse_channel(channel) if channel is not None else None
-    mutation = config.set_workstream(name, chan, _duration(auto_close_after), _duration(wrap_up_block))
+    identity = KEEP if stream_id is None else (None if stream_id.strip().lower() == "none" else stream_id)
+    mutation = config.set_workstream(name, chan, _duration(auto_close_after), _duration(wrap_up_block), identity)
     at = parse_now(now)  # a bad --now is refused before the file is written
     edit_and_report(ctx, mutation, [], dry_run=dry_run, now=at, json=json, workstream=name)
 
@@ -64,7 +71,7 @@ def list_(ctx: typer.Context, json: bool = typer.Option(False, "--json", help=JS
     streams = list(config_of(ctx).policy.workstreams.values())
     if json:
         render.print_json([
-            {"name": w.name, "channel": str(w.channel), "auto_close_after_minutes": w.auto_close_after,
+            {"name": w.name, "id": w.id, "channel": str(w.channel), "auto_close_after_minutes": w.auto_close_after,
              "wrap_up_block_minutes": w.wrap_up_block}
             for w in streams
         ])  # fmt: skip
@@ -72,10 +79,10 @@ def list_(ctx: typer.Context, json: bool = typer.Option(False, "--json", help=JS
     if not streams:
         render.message("no workstreams: add one with 'ocac workstream set NAME --channel CH'")
         return
-    table = render.table("name", "channel", "waiting auto-close", "wrap-up block")
+    table = render.table("name", "channel", "waiting auto-close", "wrap-up block", "id")
     for w in streams:
         block = format_minutes(w.wrap_up_block) if w.wrap_up_block is not None else "-"
-        table.add_row(w.name, str(w.channel), format_minutes(w.auto_close_after), block)
+        table.add_row(w.name, str(w.channel), format_minutes(w.auto_close_after), block, w.id or "-")
     render.show(table)
 
 

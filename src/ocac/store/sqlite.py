@@ -502,7 +502,6 @@ def _apply(db: sqlite3.Connection, transitions: list[Transition], audit: Audit) 
     db.executemany(Q["insert-history"], (history_row(r, to_micros) for r in records_of(transitions, audit)))
 
 
-
 def _conversation(row: tuple[Any, ...]) -> Conversation:
     return conversation_of(row, from_micros)
 
@@ -514,9 +513,6 @@ def _row(conversation: Conversation, extra: str | None) -> tuple[Any, ...]:
         conversation.workstream, conversation.record_id, None if created is None else to_micros(created),
         conversation.network, extra,
     )  # fmt: skip
-
-
-
 
 
 def _statements(script: str) -> list[str]:
