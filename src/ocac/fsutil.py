@@ -39,6 +39,18 @@ def exists(path: Path, what: str) -> bool:
     return True
 
 
+def write_problem(path: Path, what: str) -> str | None:
+    """Why this process could not replace `path` (a file written atomically beside itself), or None."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # a missing folder is made by the first write: its nearest parent must allow it
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot create files in {folder} (the {what}'s folder): check its owner and mode"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{what} {path} is not writable by this user: check its owner and mode"
+    return None
+
+
 def open_regular(path: Path, flags: int, what: str, mode: int = 0o666) -> int:
     """Open a regular file; a FIFO, device or folder is refused at once instead of hanging or flooding.
 

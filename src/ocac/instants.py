@@ -84,6 +84,7 @@ def shift(instant: datetime, minutes: int) -> datetime | None:
 
 
 LATEST = datetime.max.replace(tzinfo=UTC)
+EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def ahead(instant: datetime, minutes: int) -> datetime:

@@ -7,7 +7,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 _color: bool | None = None
-PIPE_WIDTH = 400
+_zone: tzinfo | None = None
+PIPE_WIDTH = 10_000
+"""Piped output is as wide as its longest line: never wrapped at a made-up terminal width."""
 
 
 def _isatty(stream: Any) -> bool:
@@ -65,13 +67,29 @@ def err() -> Console:
     return _console(stderr=True)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""Control characters, line and paragraph separators and bidirectional controls: data may never move the
+cursor, break a line or turn the text around on an admin's terminal."""
+CELL_LIMIT = 500
+"""Longer table cells are cut in the middle (the JSON output keeps everything)."""
 _LONG = re.compile(r"[^\s']{200,}")
 
 
 def printable(text: str) -> str:
-    """`text` with control characters shown as escapes (`\\n`, `\\x1b`): data never moves the cursor."""
-    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+    """`text` with control, separator and bidi characters shown as escapes (`\\n`, `\\x1b`, `\\u202e`)."""
+    return _CONTROL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return repr(char)[1:-1] if char.isascii() or ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def cell(text: str) -> str:
+    """A table cell: printable, and an absurdly long one cut in the middle, saying how long it was."""
+    if len(text) > CELL_LIMIT:
+        text = f"{text[:200]}…({len(text)} characters)…{text[-50:]}"
+    return printable(text)
 
 
 def one_line(text: str, limit: int = 1000) -> str:
@@ -104,9 +122,20 @@ def compact(value: object) -> str:
     return msgspec.json.encode(value).decode()
 
 
+def set_zone(zone: tzinfo | None) -> None:
+    """The time zone tables show instants in (`--tz`); None: UTC. JSON always says UTC."""
+    global _zone
+    _zone = zone
+
+
 def instant(value: datetime) -> str:
-    """An instant as tables show it: RFC 3339, in UTC."""
-    return format_instant(value)
+    """An instant as tables show it: RFC 3339, in UTC or in the zone of `--tz`."""
+    if _zone is None:
+        return format_instant(value)
+    try:
+        return value.astimezone(_zone).isoformat()
+    except OverflowError:
+        return format_instant(value)
 
 
 def print_json(document: object) -> None:
@@ -116,6 +145,26 @@ def print_json(document: object) -> None:
     data = msgspec.json.format(msgspec.json.encode(document), indent=2)
     sys.stdout.buffer.write(data + b"\n")
     sys.stdout.flush()
+
+
+NARROW = 120
+"""A terminal narrower than this shows ids by their shortest unique start (at least SHORT_ID characters)."""
+SHORT_ID = 8
+
+
+def id_shortener(ids: Iterable[str]) -> Callable[[str], str]:
+    """On a narrow terminal, each id's shortest start that no other listed id shares, as git shows hashes.
+
+    Piped output, and terminals wide enough, keep whole ids.
+    """
+    console = out()
+    if not console.is_terminal or console.width >= NARROW:
+        return lambda text: text
+    listed = sorted(set(ids))
+    length = SHORT_ID
+    while length < max((len(i) for i in listed), default=0) and len({i[:length] for i in listed}) < len(listed):
+        length += 1
+    return lambda text: text if len(text) <= length + 1 else text[:length] + "…"
 
 
 COLUMN_STYLES = {"id": "cyan", "from → to": "yellow", "moves to": "yellow", "due": "magenta"}
@@ -129,7 +178,7 @@ def table(*columns: str, title: str | None = None) -> Table:
 
     class _Table(Table):
         def add_row(self, *cells: Any, **options: Any) -> None:
-            super().add_row(*(printable(c) if isinstance(c, str) else c for c in cells), **options)
+            super().add_row(*(cell(c) if isinstance(c, str) else c for c in cells), **options)
 
     grid = _Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False, show_edge=False)
     for column in columns:

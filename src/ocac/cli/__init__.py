@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from ocac import __version__, paths
 from ocac.cli import config as config_cli
 from ocac.cli import conversations as conversations_cli
+from ocac.cli import health as health_cli
 from ocac.cli import history as history_cli
 from ocac.cli import records as records_cli
 from ocac.cli import status as status_cli
@@ -20,13 +24,22 @@ from ocac.cli import store as store_cli
 from ocac.cli import sweep as sweep_cli
 from ocac.cli import workstream as workstream_cli
 from ocac.cli.common import Settings
-from ocac.errors import ExitCode, OcacError
+from ocac.errors import ExitCode, InvalidInput, OcacError
+
+# Help names every value by its placeholder only (TIME, DURATION, ID, PATH…), as git and kubectl
+# do: Typer would print an argument's Python type after it ("ID <str>") and brace a required one
+# in the usage line ("{ID}"). tests/test_docs.py holds every command's help to that.
+TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
+TyperArgument._usage_display_name = lambda self: (  # type: ignore[method-assign]
+    (self.display_name_raw if self.required else f"[{self.display_name_raw}]") + ("..." if self.nargs != 1 else "")
+)
 
 EXIT_CODES = (
     "Exit codes: 0 success (whether or not anything moved); 1 unexpected error; "
     "2 bad input (option, duration, name, store or config file); 3 a lock could not be had "
     "within --lock-timeout; 4 a file could not be read or written; 5 the notify command failed "
-    "after a committed sweep."
+    "after a committed sweep; 6 the database server could not be reached; 7 a check found a problem "
+    "(status --check, doctor)."
 )
 
 
@@ -45,10 +58,31 @@ class OcacGroup(TyperGroup):
             name = f" {error.filename}" if error.filename else ""
             _fail(ctx, f"cannot access{name}: {error.strerror or error}", ExitCode.IO)
         except Exception as error:
+            misplaced = _misplaced_option(error)
+            if misplaced:
+                _fail(ctx, misplaced, ExitCode.USAGE)
             if _is_cli_signal(error) or os.environ.get(paths.ENV_DEBUG):
                 raise
             message = f"unexpected error: {type(error).__name__}: {error} (set {paths.ENV_DEBUG}=1 for details)"
             _fail(ctx, message, ExitCode.UNEXPECTED)
+
+
+ROOT_OPTIONS = ("--config", "--store", "--lock-timeout", "--color", "--no-color")
+_NEGATIVE = re.compile(r"^-\d")
+
+
+def _misplaced_option(error: Exception) -> str | None:
+    """One line for an unknown option that is a negative value or an option of ocac itself, else None."""
+    if type(error).__name__ != "NoSuchOption":
+        return None
+    name = str(getattr(error, "option_name", ""))
+    if _NEGATIVE.match(name):
+        token = next((arg for arg in sys.argv[1:] if arg.startswith(name)), name)
+        return f"'{token}' is not an option: durations, times and counts are never negative (give e.g. 5m)"
+    root = name.split("=", 1)[0]
+    if root in ROOT_OPTIONS:
+        return f"{root} is an option of ocac itself: put it before the command, as in 'ocac {root} … sweep run'"
+    return None
 
 
 def _is_cli_signal(error: Exception) -> bool:
@@ -81,6 +115,24 @@ app.add_typer(sweep_cli.app, name="sweep")
 app.add_typer(store_cli.app, name="store")
 history_cli.register(app)
 status_cli.register(app)
+health_cli.register(app)
+
+
+def parse_zone(text: str) -> tzinfo:
+    """`--tz`: an IANA zone name, `UTC`, or `local` (this host's zone)."""
+    name = text.strip()
+    if name.lower() == "local":
+        local = datetime.now().astimezone().tzinfo
+        assert local is not None
+        return local
+    if name.upper() in ("UTC", "Z"):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"unknown time zone {text!r} for --tz: use a name such as Europe/Lisbon, UTC or local"
+        ) from None
 
 
 def _version(value: bool) -> None:
@@ -117,6 +169,15 @@ def root(
         min=0,
         help="How long to wait for another ocac process to release a file's lock.",
     ),
+    tz: str | None = typer.Option(
+        None,
+        "--tz",
+        envvar=paths.ENV_TZ,
+        metavar="ZONE",
+        show_default=False,
+        help="Show instants in tables in this time zone (e.g. Europe/Lisbon, or local); JSON stays in UTC. "
+        "[default: UTC]",
+    ),
     color: bool | None = typer.Option(
         None,
         "--color/--no-color",
@@ -131,6 +192,7 @@ def root(
     from ocac import render
 
     render.set_color(color)
+    render.set_zone(parse_zone(tz) if tz is not None else None)
     ctx.obj = Settings(
         config_path=config or paths.default_config_path(),
         store=store if store is not None else str(paths.default_store_path()),

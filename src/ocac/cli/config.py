@@ -140,7 +140,7 @@ def path(ctx: typer.Context, json: bool = typer.Option(False, "--json", help=JSO
 @app.command("export")
 def export(
     ctx: typer.Context,
-    file_format: ConfigFormat = typer.Option(..., "--format", help=FORMAT_HELP),
+    file_format: ConfigFormat = typer.Option(..., "--format", metavar="FORMAT", help=FORMAT_HELP),
     json: bool = typer.Option(
         False, "--json", help="Print the Web API document ({\"value\": [records]}) that 'config import' reads."
     ),
@@ -169,7 +169,7 @@ def export(
 def import_(
     ctx: typer.Context,
     file: Path = typer.Argument(..., metavar="FILE", help='A Web API export ({"value": [records]}) or a list.'),
-    file_format: ConfigFormat = typer.Option(..., "--format", help=FORMAT_HELP),
+    file_format: ConfigFormat = typer.Option(..., "--format", metavar="FORMAT", help=FORMAT_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Change nothing; show what would change."),
     json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:

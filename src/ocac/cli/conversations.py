@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from ocac import render
+from ocac.cli import complete
 from ocac.cli.common import (
     CHANGE_NOW_HELP,
     JSON_HELP,
@@ -50,9 +51,15 @@ ACTIVITIES = ("monitor", "consult", "transfer", "message")
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    channel: list[str] | None = typer.Option(None, "--channel", help="Only this channel (repeatable)."),
-    state: list[str] | None = typer.Option(None, "--state", help="Only this state (repeatable)."),
-    workstream: str | None = typer.Option(None, "--workstream", help="Only this workstream."),
+    channel: list[str] | None = typer.Option(
+        None, "--channel", metavar="CHANNEL", help="Only this channel (repeatable).", autocompletion=complete.channels
+    ),
+    state: list[str] | None = typer.Option(
+        None, "--state", metavar="STATE", help="Only this state (repeatable).", autocompletion=complete.states
+    ),
+    workstream: str | None = typer.Option(
+        None, "--workstream", metavar="NAME", help="Only this workstream.", autocompletion=complete.workstreams
+    ),
     due: bool = typer.Option(False, "--due", help="Only conversations the next sweep would move."),
     due_within: str | None = typer.Option(
         None, "--due-within", metavar="DURATION", help="Only conversations due within this time."
@@ -61,6 +68,7 @@ def list_(
     all_: bool = typer.Option(False, "--all", help="Closed conversations too (left out unless --state closed)."),
     now: str | None = typer.Option(None, "--now", metavar="TIME", help=NOW_HELP),
     json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    csv: bool = typer.Option(False, "--csv", help="Print CSV with a header, for spreadsheets."),
 ) -> None:
     """List conversations, soonest due first, with when and to what each will move.
 
@@ -75,15 +83,24 @@ def list_(
     at = instant(now, store)
     due_by = ahead(at, minutes) if minutes is not None else (at if due else None)
     listing = select(store, config_of(ctx).policy, at, selection, due_by=due_by, limit=limit)
+    if json and csv:
+        raise InvalidInput("--json and --csv cannot be combined: pick one")
     if json:
         render.print_json([row.to_json() for row in listing.rows])
+        return
+    if csv:
+        columns = ("id", "channel", "state", "modified_on", "workstream", "due_at", "target", "reason", "rule")
+        documents = [row.to_json() for row in listing.rows]
+        render.print_csv(columns, [["" if d[c] is None else str(d[c]) for c in columns] for d in documents])
         return
     if not listing.rows:
         render.message("no conversations match" + ("" if all_ or state else " (closed ones are left out: --all)"))
         return
     table = render.table("id", "channel", "state", "idle", "due", "moves to")
+    short = render.id_shortener(row.conversation.id for row in listing.rows)
     for row in listing.rows:
-        table.add_row(*_list_cells(row, at))
+        cells = _list_cells(row, at)
+        table.add_row(short(cells[0]), *cells[1:])
     render.show(table)
     shown = f"{len(listing.rows)} of {listing.total}" if listing.cut else str(len(listing.rows))
     render.message(f"{shown} conversation(s)")
@@ -115,7 +132,9 @@ def _relative(due_at: datetime, now: datetime) -> str:
 @app.command("show")
 def show(
     ctx: typer.Context,
-    conversation_id: str = typer.Argument(..., metavar="ID", help="The conversation's id, or a unique start of it."),
+    conversation_id: str = typer.Argument(
+        ..., metavar="ID", help="The conversation's id, or a unique start of it.", autocompletion=complete.ids
+    ),
     now: str | None = typer.Option(None, "--now", metavar="TIME", help=NOW_HELP),
     json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -147,21 +166,23 @@ def _explanation(row: Row, at: datetime) -> list[str]:
     verdict = row.verdict
     lines = [f"applies: {verdict.applies}", f"idle: {format_idle(row.idle_minutes)}"]
     if row.in_future:
-        lines.append(f"warning: modified_on is after {format_instant(at)}: it is not swept until then")
+        lines.append(f"warning: modified_on is after {render.instant(at)}: it is not swept until then")
     if verdict.due_at is None:
         lines.append(f"never moved: {verdict.never_because}")
     else:
         status = "due now" if verdict.is_due(at) else "not yet due"
         lines.append(f"threshold: {format_minutes(verdict.threshold_minutes)} → {verdict.target} ({verdict.reason})")
-        lines.append(f"eligible after: {format_instant(verdict.due_at)} ({status})")
+        lines.append(f"eligible after: {render.instant(verdict.due_at)} ({status})")
     return lines
 
 
 @app.command("add")
 def add(
     ctx: typer.Context,
-    channel: str = typer.Option(..., "--channel", help="The channel."),
-    state: str = typer.Option("open", "--state", help="The state."),
+    channel: str = typer.Option(
+        ..., "--channel", metavar="CHANNEL", help="The channel.", autocompletion=complete.channels
+    ),
+    state: str = typer.Option("open", "--state", metavar="STATE", help="The state.", autocompletion=complete.states),
     conversation_id: str | None = typer.Option(None, "--id", metavar="ID", help="The id; generated when omitted."),
     workstream: str | None = typer.Option(None, "--workstream", metavar="NAME", help="Its workstream."),
     record_id: str | None = typer.Option(None, "--record-id", metavar="ID", help="The linked record (case)."),
@@ -224,11 +245,14 @@ def _workstream_warnings(ctx: typer.Context, conversation: Conversation) -> list
 def import_(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(
-        ..., metavar="FILE...", help="JSON (a list or a store-shaped object), CSV with a header, or Web API pages."
+        ..., metavar="FILE", help="JSON (a list or a store-shaped object), CSV with a header, or Web API pages."
     ),
     replace: bool = typer.Option(False, "--replace", help="Make the store hold exactly these conversations."),
     file_format: Format = typer.Option(
-        Format.AUTO, "--format", help="auto (by extension), json, csv, or dataverse (Web API export pages)."
+        Format.AUTO,
+        "--format",
+        metavar="FORMAT",
+        help="auto (by extension), json, csv, or dataverse (Web API export pages).",
     ),
     persistent_workstream: list[str] | None = typer.Option(
         None,
@@ -243,6 +267,7 @@ def import_(
     """Import conversations, upserting by id; one bad row rejects the whole file.
 
     Several files are one import (a Dataverse export in pages, say).
+
     Example: ocac conversations import export.csv --dry-run
     """
     s = settings(ctx)
@@ -281,8 +306,12 @@ def import_(
 @app.command("touch")
 def touch(
     ctx: typer.Context,
-    conversation_id: str = typer.Argument(..., metavar="ID", help="The conversation's id, or a unique start of it."),
-    action: str = typer.Option("message", "--action", help="monitor, consult, transfer or message."),
+    conversation_id: str = typer.Argument(
+        ..., metavar="ID", help="The conversation's id, or a unique start of it.", autocompletion=complete.ids
+    ),
+    action: str = typer.Option(
+        "message", "--action", metavar="ACTIVITY", help="monitor, consult, transfer or message."
+    ),
     force: bool = typer.Option(False, "--force", help="Accept a --now earlier than the conversation's last change."),
     now: str | None = typer.Option(None, "--now", metavar="TIME", help=CHANGE_NOW_HELP),
 ) -> None:
@@ -305,7 +334,9 @@ def touch(
 @app.command("set-state")
 def set_state(
     ctx: typer.Context,
-    conversation_id: str = typer.Argument(..., metavar="ID", help="The conversation's id, or a unique start of it."),
+    conversation_id: str = typer.Argument(
+        ..., metavar="ID", help="The conversation's id, or a unique start of it.", autocompletion=complete.ids
+    ),
     state: str = typer.Argument(..., metavar="STATE", help="The new state."),
     force: bool = typer.Option(False, "--force", help="Accept a --now earlier than the conversation's last change."),
     now: str | None = typer.Option(None, "--now", metavar="TIME", help=CHANGE_NOW_HELP),

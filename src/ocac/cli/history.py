@@ -35,15 +35,25 @@ def history(
         None, "--since", metavar="TIME", help="Only records at or after TIME: RFC 3339, a date, or a time ago (2d)."
     ),
     until: str | None = typer.Option(None, "--until", metavar="TIME", help="Only records at or before TIME."),
-    action: list[Action] | None = typer.Option(None, "--action", help="Only this action (repeatable)."),
-    channel: list[str] | None = typer.Option(None, "--channel", help="Only this channel (repeatable)."),
+    action: list[Action] | None = typer.Option(
+        None, "--action", metavar="ACTION", help="Only this action (repeatable)."
+    ),
+    channel: list[str] | None = typer.Option(
+        None, "--channel", metavar="CHANNEL", help="Only this channel (repeatable)."
+    ),
     reason: list[str] | None = typer.Option(
-        None, "--reason", help="Only this reason (AutoClosedBySystem, AutoClosedFromWaitingState, RecordDeleted)."
+        None,
+        "--reason",
+        metavar="REASON",
+        help="Only this reason (AutoClosedBySystem, AutoClosedFromWaitingState, RecordDeleted).",
     ),
     reverse: bool = typer.Option(False, "--reverse", help="Newest first."),
     limit: int | None = typer.Option(None, "--limit", metavar="N", min=0, help="Only the last N records."),
     output_format: HistoryFormat = typer.Option(
-        HistoryFormat.OCAC, "--format", help="ocac, or dataverse (the service's status and reason codes)."
+        HistoryFormat.OCAC,
+        "--format",
+        metavar="FORMAT",
+        help="ocac, or dataverse (the service's status and reason codes).",
     ),
     now: str | None = typer.Option(
         None, "--now", metavar="TIME", help=NOW_HELP + " Relative --since/--until count back from it."
@@ -84,8 +94,9 @@ def history(
         render.message("no history records match")
         return
     table = render.table(*HEADINGS)
+    short = render.id_shortener(row[2] for row in rows)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(row[0], row[1], short(row[2]), *row[3:])
     render.show(table)
 
 

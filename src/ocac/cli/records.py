@@ -43,6 +43,7 @@ def undelete(
     """Take a deletion back: the record's case conversations are no longer closed by the sweep.
 
     Conversations a sweep already closed stay closed (closed is final).
+
     Example: ocac records undelete INC-00123
     """
     store = store_of(ctx)

@@ -38,6 +38,7 @@ def status(
 
     With --check, a health check for Nagios or systemd: exit 0 when the last sweep is recent
     enough, 7 otherwise (a broken crontab is noticed).
+
     Example: ocac status --check --max-sweep-age 15m
     """
     minutes = parse_minutes(interval)
@@ -76,7 +77,7 @@ def _check(summary: Summary, limit: int, json: bool) -> None:
 
 
 def _print(summary: Summary) -> None:
-    table = render.table("channel", *(str(s) for s in State), "total", title=f"status at {summary.now_text}")
+    table = render.table("channel", *(str(s) for s in State), "total", title=f"status at {render.instant(summary.now)}")
     for channel in Channel:
         row = summary.counts.get(channel, {})
         table.add_row(str(channel), *(str(row.get(s, 0) or "-") for s in State), str(sum(row.values())))

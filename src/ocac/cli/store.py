@@ -79,6 +79,7 @@ def copy(
 
     A destination that holds anything is refused without --replace. With --replace, a file
     store's previous history is kept beside it under a new name.
+
     Example: ocac store copy conversations.json sqlite:///srv/ocac/conversations.sqlite
     """
     lock_timeout = settings(ctx).lock_timeout

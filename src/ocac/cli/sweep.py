@@ -11,7 +11,6 @@ from ocac.cli.common import JSON_HELP, NOW_HELP, audit, config_of, instant, sett
 from ocac.cli.watch import Watcher
 from ocac.durations import format_idle, format_minutes, parse_seconds
 from ocac.errors import InvalidInput
-from ocac.instants import format_instant
 from ocac.store import parse_spec
 from ocac.sweep import SweepResult, notify, notify_argv, run_sweep
 
@@ -70,7 +69,7 @@ def run(
 
 def print_result(result: SweepResult, heading: str | None = None) -> None:
     """The transitions table and a summary line."""
-    when = format_instant(result.now)
+    when = render.instant(result.now)
     prefix = "dry run: " if result.dry_run else ""
     config = f" (config: {result.config})" if result.config else " (config: built-in defaults)"
     if not result.transitions:
@@ -80,9 +79,10 @@ def print_result(result: SweepResult, heading: str | None = None) -> None:
         "id", "channel", "from → to", "idle", "threshold", "reason",
         title=heading or f"{prefix}sweep at {when}",
     )  # fmt: skip
+    short = render.id_shortener(t.id for t in result.transitions)
     for t in result.transitions:
         table.add_row(
-            t.id, str(t.channel), f"{t.from_state} → {t.to_state}", format_idle(t.idle_minutes),
+            short(t.id), str(t.channel), f"{t.from_state} → {t.to_state}", format_idle(t.idle_minutes),
             format_minutes(t.threshold_minutes), str(t.reason),
         )  # fmt: skip
     render.show(table)
@@ -108,6 +108,7 @@ def watch(
     """Sweep now and then at every interval (aligned to the clock) until Ctrl-C.
 
     Each sweep reloads the configuration, so a 'config set' elsewhere takes effect at the next one.
+
     Example: ocac sweep watch --interval 5m
     """
     seconds = float(parse_seconds(interval))

@@ -90,7 +90,7 @@ class Watcher:
             sys.stdout.buffer.write(msgspec.json.encode(result.to_json()) + b"\n")
             sys.stdout.flush()
             return
-        heading = f"sweep {self.sweeps} at {format_instant(now)}"
+        heading = f"sweep {self.sweeps} at {render.instant(now)}"
         self.show(result, heading if result.transitions else f"{heading}: nothing due")
 
     def wait(self, tick: float) -> None:

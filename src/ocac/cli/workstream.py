@@ -27,7 +27,9 @@ def _duration(text: str | None) -> int | None | Keep:
 def set_(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help="The workstream's name."),
-    channel: str | None = typer.Option(None, "--channel", help="Its channel (required to create one)."),
+    channel: str | None = typer.Option(
+        None, "--channel", metavar="CHANNEL", help="Its channel (required to create one)."
+    ),
     auto_close_after: str | None = typer.Option(
         None,
         "--auto-close-after",

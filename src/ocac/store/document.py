@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import decimal
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -158,7 +160,23 @@ def stored_value(value: object) -> object:
 
 def plain_value(value: object) -> object:
     """A value as plain Python: raw JSON slices (kept from imports) decoded."""
-    return msgspec.json.decode(value) if isinstance(value, msgspec.Raw) else value
+    return decode_json(value) if isinstance(value, msgspec.Raw) else value
+
+
+def decode_json(data: bytes | str | msgspec.Raw) -> Any:
+    """JSON ocac keeps but does not read (unknown fields), as plain Python, whatever its numbers.
+
+    A number no float can hold (1e400) is valid JSON: it comes back as a Decimal rather than
+    failing the command that shows it. Text that is not UTF-8 is a StoreError for the caller
+    to name.
+    """
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.ValidationError:  # a number out of a float's range
+        text = bytes(data).decode("utf-8") if not isinstance(data, str) else data
+        return json.loads(text, parse_float=decimal.Decimal, parse_constant=decimal.Decimal)
+    except UnicodeDecodeError as error:
+        raise StoreError(f"text that is not UTF-8 (byte {error.start})") from None
 
 
 def validate(path: Path, conversations: list[Conversation]) -> None:

@@ -18,9 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
+
 from ocac import fsutil
 from ocac.audit import Audit, AuditRecord, HistoryQuery, SweepSummary, sweep_counts
-from ocac.errors import NotFound, Refused
+from ocac.errors import NotFound, Refused, StoreError
 from ocac.instants import format_instant, parse_instant, wall_clock
 from ocac.model import KNOWN_FIELDS, Action, Channel, Conversation, State
 from ocac.policy import Policy, Transition, plan
@@ -149,6 +151,12 @@ class FileStore:
             if conversation.workstream is not None:
                 usage.setdefault(conversation.workstream, Counter())[conversation.channel] += 1
         return {name: dict(counts) for name, counts in usage.items()}
+
+    def future_count(self, now: datetime) -> int:
+        return sum(1 for c in self._read().conversations if c.state is not State.CLOSED and c.modified_on > now)
+
+    def writable(self) -> str | None:
+        return fsutil.write_problem(fsutil.real_path(self.path), "store")
 
     def history(self, query: HistoryQuery) -> list[AuditRecord]:
         return query.apply(self._trail().read(self._read().meta.committed_run))
@@ -284,7 +292,12 @@ class FileStore:
 
         def conversations() -> Iterator[Incoming]:
             for index, conversation in enumerate(document.conversations):
-                yield Incoming(conversation, codec.extras_of(document, index))
+                extras = codec.extras_of(document, index)
+                for name, value in extras.items():
+                    if isinstance(value, msgspec.Raw) and not _is_utf8(value):
+                        raise StoreError(f"store {self.location}: conversation '{conversation.id}': {name}: "
+                                         "not UTF-8 text: fix the file or restore a backup")  # fmt: skip
+                yield Incoming(conversation, extras)
 
         trail = self._trail()
         history = trail.read(document.meta.committed_run)
@@ -379,6 +392,14 @@ def _alongside(task: Callable[[], None]) -> Iterator[None]:
         worker.join()
     if failures:
         raise failures[0]
+
+
+def _is_utf8(raw: msgspec.Raw) -> bool:
+    try:
+        bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _apply(document: Document, transitions: list[Transition], now: datetime) -> None:

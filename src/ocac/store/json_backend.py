@@ -18,7 +18,7 @@ import msgspec
 
 from ocac.errors import StoreError
 from ocac.model import KNOWN_FIELDS, Conversation
-from ocac.store.document import MARKER_KEY, Document, StoreMeta, stored_value, validate
+from ocac.store.document import MARKER_KEY, Document, StoreMeta, decode_json, stored_value, validate
 
 _BATCH = 8192
 _INDENT = re.compile(rb"\n( +)\S")
@@ -231,7 +231,11 @@ def fields_of(document: Document, index: int) -> dict[str, Any]:
     state: _State | None = document.backend_state
     if state is None or index in document.changed or index in document.replaced:
         return msgspec.to_builtins(document.conversations[index])  # type: ignore[no-any-return]
-    return msgspec.json.decode(state.raws[index], type=dict[str, Any])
+    conversation = document.conversations[index]
+    try:
+        return {name: decode_json(raw) for name, raw in _object_decoder.decode(state.raws[index]).items()}
+    except StoreError as error:
+        raise StoreError(f"store {document.path}: conversation '{conversation.id}': {error}") from None
 
 
 def extras_of(document: Document, index: int) -> dict[str, Any]:

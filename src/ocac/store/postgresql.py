@@ -260,6 +260,21 @@ class PostgresStore:
             usage.setdefault(name, {})[Channel(channel)] = n
         return usage
 
+    def future_count(self, now: datetime) -> int:
+        rows = self._rows(Q["future"], (now,))
+        return int(rows[0][0]) if rows else 0
+
+    def writable(self) -> str | None:
+        if self._reader() is None:
+            rows = self._rows_anyway(Q["can-create"])
+            return None if rows and rows[0][0] else f"this user cannot create tables in {self.location}'s schema"
+        rows = self._rows(Q["can-write"])
+        return None if rows and rows[0][0] else f"this user cannot change the ocac tables of {self.location}"
+
+    def _rows_anyway(self, query: str) -> list[Any]:
+        with self._guard():
+            return self._connect().execute(query).fetchall()
+
     def history(self, query: HistoryQuery) -> list[AuditRecord]:
         p = Params("%s")
         where = history_condition(query, p, _same, "at")

@@ -94,6 +94,16 @@ SELECT channel, state, count(*) FROM ocac_conversations GROUP BY channel, state;
 -- name: oldest-in-cell
 SELECT id, modified_on FROM ocac_conversations WHERE channel = %s AND state = %s ORDER BY modified_on, id LIMIT 1;
 
+-- name: future
+SELECT count(*) FROM ocac_conversations WHERE state <> 'closed' AND modified_on > %s;
+
+-- name: can-write
+SELECT has_table_privilege('ocac_conversations', 'INSERT, UPDATE')
+   AND has_table_privilege('ocac_history', 'INSERT');
+
+-- name: can-create
+SELECT has_schema_privilege(current_schema(), 'CREATE');
+
 -- name: deleted-records
 SELECT record_id FROM ocac_deleted_records ORDER BY record_id;
 

@@ -17,9 +17,11 @@ from typing import Any
 import msgspec
 
 from ocac.audit import Audit, AuditRecord, HistoryQuery
+from ocac.errors import StoreError
 from ocac.model import KNOWN_FIELDS, Action, Channel, Conversation, State
 from ocac.policy import Cutoff, Transition
 from ocac.store.base import Selection
+from ocac.store.document import decode_json
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -122,7 +124,10 @@ def extra_json(extra: dict[str, Any] | Any) -> str | None:
     fields = {k: v for k, v in extra.items() if k not in KNOWN_FIELDS}
     if not fields:
         return None
-    return _encoder.encode(fields).decode("utf-8")
+    try:
+        return _encoder.encode(fields).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise StoreError(f"a field ocac does not know is not UTF-8 text (byte {error.start})") from None
 
 
 def extra_fields(text: str | bytes | None) -> dict[str, msgspec.Raw]:
@@ -142,7 +147,7 @@ def conversation_of(row: tuple[Any, ...], instant: Callable[[Any], datetime]) ->
 
 def decoded_extra(text: str | bytes | None) -> dict[str, Any]:
     """The unknown fields kept as text, as plain values."""
-    decoded: dict[str, Any] = {} if not text else msgspec.json.decode(text)
+    decoded: dict[str, Any] = {} if not text else decode_json(text)
     return decoded
 
 

@@ -25,7 +25,7 @@ from ocac import fsutil
 from ocac.audit import Audit, AuditRecord, HistoryQuery, SweepSummary, sweep_counts
 from ocac.errors import FileAccessError, LockTimeout, NotFound, Refused, StoreError
 from ocac.instants import format_instant, wall_clock
-from ocac.model import Action, Channel, Conversation, State
+from ocac.model import NOT_CLOSED, Action, Channel, Conversation, State
 from ocac.policy import Cutoff, Policy, Transition, cutoffs
 from ocac.store.base import (
     Change,
@@ -275,6 +275,17 @@ class SqliteStore:
         for name, channel, n in self._rows(Q["workstreams"]):
             usage.setdefault(name, {})[Channel(channel)] = n
         return usage
+
+    def future_count(self, now: datetime) -> int:
+        total = 0
+        for channel in Channel:
+            for state in NOT_CLOSED:
+                rows = self._rows(Q["future-in-cell"], (str(channel), str(state), to_micros(now)))
+                total += rows[0][0] if rows else 0
+        return total
+
+    def writable(self) -> str | None:
+        return fsutil.write_problem(self.path, "store")
 
     def history(self, query: HistoryQuery) -> list[AuditRecord]:
         p = Params("?")

@@ -79,6 +79,9 @@ SELECT channel, state, count(*) FROM ocac_conversations GROUP BY channel, state;
 -- name: oldest-in-cell
 SELECT id, modified_us FROM ocac_conversations WHERE channel = ? AND state = ? ORDER BY modified_us, id LIMIT 1;
 
+-- name: future-in-cell
+SELECT count(*) FROM ocac_conversations WHERE channel = ? AND state = ? AND state <> 'closed' AND modified_us > ?;
+
 -- name: deleted-records
 SELECT record_id FROM ocac_deleted_records ORDER BY record_id;
 
