@@ -14,7 +14,6 @@ from ocac.durations import (
     MAX_MINUTES,
     format_idle,
     format_minutes,
-    format_seconds,
     parse_minutes,
     parse_seconds,
 )
@@ -206,11 +205,6 @@ def test_parse_seconds_keeps_seconds_and_reads_bare_numbers_as_minutes() -> None
     assert parse_seconds("2") == 120
     with pytest.raises(InvalidDuration):
         parse_seconds("never")
-
-
-@pytest.mark.parametrize(("seconds", "text"), [(0, "0m"), (1, "1s"), (60, "1m"), (90, "1m30s"), (3600, "1h")])
-def test_format_seconds(seconds: float, text: str) -> None:
-    assert format_seconds(seconds) == text
 
 
 @pytest.mark.parametrize(

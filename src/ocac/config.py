@@ -7,6 +7,7 @@ comments and layout survive, and always validates the whole document before it i
 from __future__ import annotations
 
 import difflib
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -174,8 +175,6 @@ def load_config(path: Path, *, required: bool = False) -> LoadedConfig:
     A missing file means the built-in defaults, unless it was named (`required`): a typo in
     a crontab's --config must not sweep with the wrong rules.
     """
-    import tomllib
-
     data = fsutil.read_bytes(path, "config")
     if data is None:
         if required:

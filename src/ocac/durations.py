@@ -96,15 +96,6 @@ def format_minutes(minutes: int | None) -> str:
     return "".join(f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (mins, "m")) if n) or "0m"
 
 
-def format_seconds(seconds: float) -> str:
-    """A short human spelling of an interval that may have seconds (`90` → `1m30s`)."""
-    whole = int(seconds)
-    if whole % 60 == 0:
-        return format_minutes(whole // 60)
-    minutes, secs = divmod(whole, 60)
-    return (format_minutes(minutes) if minutes else "") + f"{secs}s"
-
-
 def format_idle(minutes: int) -> str:
     """A compact, approximate age for tables (`2d 3h`, `45m`)."""
     if minutes < 0:

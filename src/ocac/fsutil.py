@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import secrets
@@ -254,8 +255,6 @@ def locked(path: Path, timeout: float, what: str, owner: tuple[int, int] | None 
     The kernel frees the lock when its holder exits or is killed, so a crashed run never
     leaves a stale lock. The holder writes its pid into the file so that a waiter can name it.
     """
-    import fcntl
-
     target = real_path(path)
     lock_path = target.with_name(target.name + ".lock")
     fd = _open_lock_file(lock_path, what, owner)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import re
 import sys
@@ -10,6 +11,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from ocac.instants import format_instant
 
@@ -107,8 +110,6 @@ def message(text: str) -> None:
 
 def print_csv(headings: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     """CSV with a header on stdout, for spreadsheets (values as they are: no escapes, no colour)."""
-    import csv
-
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(headings)
     writer.writerows(rows)
@@ -117,8 +118,6 @@ def print_csv(headings: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
 
 def compact(value: object) -> str:
     """A value as compact JSON, for a table cell."""
-    import msgspec
-
     return msgspec.json.encode(value).decode()
 
 
@@ -140,8 +139,6 @@ def instant(value: datetime) -> str:
 
 def print_json(document: object) -> None:
     """One JSON document on stdout."""
-    import msgspec
-
     data = msgspec.json.format(msgspec.json.encode(document), indent=2)
     sys.stdout.buffer.write(data + b"\n")
     sys.stdout.flush()

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 from typer.core import TyperArgument, TyperGroup
 
-from ocac import __version__, paths
+from ocac import __version__, paths, render
 from ocac.cli import config as config_cli
 from ocac.cli import conversations as conversations_cli
 from ocac.cli import health as health_cli
@@ -91,8 +91,6 @@ def _is_cli_signal(error: Exception) -> bool:
 
 
 def _fail(ctx: typer.Context, message: str, code: int) -> None:
-    from ocac import render
-
     render.message(f"ocac: error: {render.one_line(message)}")
     ctx.exit(code)
 
@@ -189,8 +187,6 @@ def root(
     ),
 ) -> None:
     """Close stale contact-center conversations automatically."""
-    from ocac import render
-
     render.set_color(color)
     render.set_zone(parse_zone(tz) if tz is not None else None)
     ctx.obj = Settings(

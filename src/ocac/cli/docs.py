@@ -14,6 +14,10 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import typer.main
+
+from ocac.cli import app
+
 REFRESH = "python -m ocac.cli.docs > docs/cli.md"
 """The command that regenerates docs/cli.md."""
 
@@ -22,10 +26,6 @@ HELP_OPTION = "--help"
 
 def render() -> str:
     """docs/cli.md's text."""
-    import typer.main
-
-    from ocac.cli import app
-
     root = typer.main.get_command(app)
     commands = list(_walk(root, root.context_class(root, info_name="ocac"), 0))
     lines = [

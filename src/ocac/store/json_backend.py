@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from ocac.errors import StoreError
-from ocac.model import KNOWN_FIELDS, Conversation
+from ocac.model import KNOWN_FIELDS, Channel, Conversation, State
 from ocac.store.document import MARKER_KEY, Document, StoreMeta, decode_json, stored_value, validate
 
 _BATCH = 8192
@@ -120,8 +120,6 @@ def _describe(path: Path, data: bytes, error: Exception) -> StoreError:
 
 
 def _friendly(message: str, field: str) -> str:
-    from ocac.model import Channel, State
-
     if "timezone component" in message:
         return "timestamp has no offset: use RFC 3339 with Z or +hh:mm, e.g. 2026-11-25T12:00:00Z"
     if message.startswith("Invalid enum value"):

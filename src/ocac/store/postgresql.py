@@ -35,6 +35,7 @@ from ocac.audit import Audit, AuditRecord, HistoryQuery, SweepSummary, chunks, s
 from ocac.errors import LockTimeout, NotFound, Refused, StoreError, StoreUnavailable
 from ocac.model import Action, Channel, Conversation, State
 from ocac.policy import Cutoff, Policy, Transition, cutoffs
+from ocac.store import mask
 from ocac.store.base import (
     Change,
     Dump,
@@ -87,8 +88,6 @@ class PostgresStore:
     backend = "postgresql"
 
     def __init__(self, url: str, lock_timeout: float) -> None:
-        from ocac.store import mask
-
         self.url = url
         self.location = mask(url)
         self.lock_timeout = lock_timeout

@@ -7,7 +7,7 @@ small, hand-kept stores; large stores belong in JSON.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,7 @@ def _conversation(path: Path, index: int, item: object) -> Conversation:
 
 def encode(document: Document) -> Iterator[bytes]:
     """The store as TOML text, edited in place."""
-    import tomlkit
+    import tomlkit  # only where a store is written: it costs start-up time
     from tomlkit.items import AoT
 
     parsed = document.backend_state if document.backend_state is not None else tomlkit.document()
@@ -81,27 +81,9 @@ def encode(document: Document) -> Iterator[bytes]:
     tables = AoT([], parsed=True)  # as parsed: tomlkit adds no blank line before tables that have theirs
     for index, conversation in document.entries():
         if index in document.replaced:
-            try:
-                table = _table(conversation, document.replaced[index])
-            except (TypeError, ValueError) as error:
-                raise StoreError(
-                    f"store {document.path}: conversation '{conversation.id}' cannot be written as TOML "
-                    f"({error}): use a .json store"
-                ) from None
-            if index < len(originals) and originals[index].as_string().endswith("\n\n"):
-                table.add(tomlkit.nl())  # the blank line the table it replaces had after it
-            elif index and not tables[index - 1].as_string().endswith("\n\n"):
-                table.trivia.indent = "\n"  # a blank line before a new table, added once
-            tables.append(table)
-            continue
-        table = originals[index]
-        for name in document.changed.get(index, ()):
-            value = getattr(conversation, name)
-            if value is None:
-                table.pop(name, None)
-            else:
-                table[name] = stored_value(value)
-        tables.append(table)
+            tables.append(_new_table(document, index, originals, tables))
+        else:
+            tables.append(_changed_table(originals[index], conversation, document.changed.get(index, ())))
     parsed["conversations"] = tables
     if "deleted_records" in document.top_changed:
         parsed["deleted_records"] = sorted(document.deleted_records)
@@ -112,6 +94,36 @@ def encode(document: Document) -> Iterator[bytes]:
     except (TypeError, ValueError) as error:
         raise StoreError(f"store {document.path}: cannot be written as TOML ({error}): use a .json store") from None
     yield text.encode("utf-8")
+
+
+def _new_table(document: Document, index: int, originals: list[Any], tables: list[Any]) -> Any:
+    """A conversation written whole, with the blank lines around it that its neighbours have."""
+    import tomlkit
+
+    conversation = document.conversations[index]
+    try:
+        table = _table(conversation, document.replaced[index])
+    except (TypeError, ValueError) as error:
+        raise StoreError(
+            f"store {document.path}: conversation '{conversation.id}' cannot be written as TOML "
+            f"({error}): use a .json store"
+        ) from None
+    if index < len(originals) and originals[index].as_string().endswith("\n\n"):
+        table.add(tomlkit.nl())  # the blank line the table it replaces had after it
+    elif index and not tables[index - 1].as_string().endswith("\n\n"):
+        table.trivia.indent = "\n"  # a blank line before a new table, added once
+    return table
+
+
+def _changed_table(table: Any, conversation: Conversation, names: Iterable[str]) -> Any:
+    """An original table with the known fields that changed written in place."""
+    for name in names:
+        value = getattr(conversation, name)
+        if value is None:
+            table.pop(name, None)
+        else:
+            table[name] = stored_value(value)
+    return table
 
 
 def _table(conversation: Conversation, extra: Mapping[str, Any]) -> Any:
