@@ -8,6 +8,7 @@ Writes, next to this script:
 - ``conversations.json``          the store (a few hundred conversations)
 - ``config.toml``                 a commented configuration that matches the store
 - ``dataverse-conversations.json`` a small Dataverse Web API export of ``msdyn_ocliveworkitem``
+- ``dataverse-workstreams.json``   the same workstreams as the service lists them (``msdyn_liveworkstream``)
 - ``expected-sweep.json``         what a sweep at ``NOW`` must do, conversation by conversation
 - ``README.md``                   what the files are, with the expected counts
 
@@ -585,17 +586,17 @@ def counts_by_rule(due: list[dict]) -> Counter:
 # ---------------------------------------------------------------------------
 
 CHANNEL_LABELS = {
-    "192360000": "Live chat", "192370000": "Voice call", "192440000": "Voice",
+    "192360000": "Live chat", "192370000": "Voice", "192440000": "Voice call",
     "192340000": "SMS", "19241000": "Microsoft Teams", "192350000": "Entity Records",
     "192300000": "WhatsApp", "192310000": "LINE", "192320000": "WeChat",
     "192330000": "Facebook", "192350001": "Twitter", "192450000": "Apple Messages for Business",
-    "192450001": "Google's Business Messages",
+    "192450001": "Google's Business Messages", "192350002": "Custom", "192380000": "Video",
 }  # fmt: skip
 STATUS_LABELS = {1: "Open", 2: "Active", 3: "Waiting", 4: "Closed", 5: "Wrap-up"}
 
 # (channel codes, statuscode, age, workstream or None, title, keep msdyn_modifiedon)
 DATAVERSE_ROWS = [
-    ("192360000", 2, d(minutes=7, seconds=12), "Contoso Web Chat", "Where is my order?", True),
+    ("192360000,192380000", 2, d(minutes=7, seconds=12), "Contoso Web Chat", "Where is my order?", True),
     ("192360000", 1, d(minutes=26, seconds=3), "Contoso Web Chat", "Promo code not applied", True),
     ("192360000", 5, d(minutes=18, seconds=40), "Contoso Web Chat", "Change delivery address", True),
     ("192360000", 4, d(hours=5, minutes=2), "Contoso Web Chat", "Invoice copy", True),
@@ -620,7 +621,16 @@ DATAVERSE_ROWS = [
 ]  # fmt: skip
 
 SELECT = ("activityid,statecode,statuscode,msdyn_modifiedon,modifiedon,createdon,"
-          "_msdyn_liveworkstreamid_value,msdyn_channel,msdyn_title,subject")  # fmt: skip
+          "_msdyn_liveworkstreamid_value,msdyn_channel,msdyn_title,subject,_regardingobjectid_value,"
+          "_msdyn_issueid_value")  # fmt: skip
+
+# The case rows' records: the first names its case as the regarding record, the second as its issue.
+CASE_LOOKUPS = {"CAS-04711-K3P8T2": "_regardingobjectid_value", "CAS-03390-M5N2W7": "_msdyn_issueid_value"}
+
+
+def case_guid(title: str) -> str:
+    """A fixed GUID for a case record (no draw from the generator, so the other rows stay as they were)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://contoso.crm.dynamics.com/incident/{title}"))
 
 
 def dataverse(rng: random.Random) -> dict:
@@ -670,6 +680,11 @@ def dataverse(rng: random.Random) -> dict:
         row["msdyn_channel"] = codes
         row["msdyn_title"] = title
         row["subject"] = f"{label} conversation with {customer}"
+        if title in CASE_LOOKUPS:
+            lookup = CASE_LOOKUPS[title]
+            row[f"{lookup}@OData.Community.Display.V1.FormattedValue"] = title
+            row[f"{lookup}@Microsoft.Dynamics.CRM.lookuplogicalname"] = "incident"
+            row[lookup] = case_guid(title)
         rows.append(row)
     rows.sort(key=lambda r: r["modifiedon"], reverse=True)  # $orderby=modifiedon desc
     return {
@@ -677,6 +692,92 @@ def dataverse(rng: random.Random) -> dict:
                           f"$metadata#msdyn_ocliveworkitems({SELECT})",  # fmt: skip
         "value": rows,
     }
+
+
+# ---------------------------------------------------------------------------
+# The Dataverse Web API sample (msdyn_liveworkstream)
+# ---------------------------------------------------------------------------
+
+STREAM_SOURCES = {
+    "chat": "192360000", "persistent-chat": "192360000", "voice": "192370000", "sms": "192340000",
+    "teams": "19241000", "social": "192300000", "case": "192350000",
+}  # fmt: skip
+LIVE_CHAT_MODE, PERSISTENT_CHAT_MODE = 192350000, 192350001
+WEB_CHAT_INACTIVITY = 15
+"""Minutes the live-chat workstream carries in msdyn_autocloseafterinactivity (the service requires a value):
+live chat never waits, so `ocac workstream import` leaves it out and says so."""
+
+
+def workstream_records() -> dict:
+    """What `GET msdyn_liveworkstreams?$select=...` returns for the workstreams of config.toml."""
+    rows = []
+    for number, (name, settings) in enumerate(WORKSTREAMS.items()):
+        channel = settings["channel"]
+        code = STREAM_SOURCES[channel]
+        minutes = parse_duration(settings.get("auto_close_after", "0m")) // MIN
+        if name == "Contoso Web Chat":
+            minutes = WEB_CHAT_INACTIVITY
+        block = settings.get("wrap_up_block")
+        row = {
+            "@odata.etag": f'W/"{48100000 + 17 * number}"',
+            "msdyn_liveworkstreamid": WORKSTREAM_GUIDS[name],
+            "msdyn_name": name,
+            "msdyn_streamsource@OData.Community.Display.V1.FormattedValue": CHANNEL_LABELS[code],
+            "msdyn_streamsource": int(code),
+        }
+        mode = None
+        if code == "192360000":  # annotations come before their column, as the service writes them
+            mode = PERSISTENT_CHAT_MODE if channel == "persistent-chat" else LIVE_CHAT_MODE
+            row["msdyn_conversationmode@OData.Community.Display.V1.FormattedValue"] = (
+                "Persistent Chat" if mode == PERSISTENT_CHAT_MODE else "Live Chat"
+            )
+        row["msdyn_conversationmode"] = mode
+        row["msdyn_autocloseafterinactivity"] = minutes
+        row["msdyn_blockcapacityforwrapup"] = parse_duration(block) // MIN if block else None
+        row["msdyn_blockcapacityforwrapupinseconds"] = int(parse_duration(block).total_seconds()) if block else None
+        row["statecode"] = 0
+        row["statuscode"] = 1
+        rows.append(row)
+    select = ("msdyn_liveworkstreamid,msdyn_name,msdyn_streamsource,msdyn_conversationmode,"
+              "msdyn_autocloseafterinactivity,msdyn_blockcapacityforwrapup,msdyn_blockcapacityforwrapupinseconds,"
+              "statecode,statuscode")  # fmt: skip
+    return {
+        "@odata.context": f"https://contoso.crm.dynamics.com/api/data/v9.2/$metadata#msdyn_liveworkstreams({select})",
+        "value": rows,
+    }
+
+
+SOCIAL_CODES = ("192300000", "192310000", "192320000", "192330000", "192350001", "192450000", "192450001",
+                "192350002")
+CODE_CHANNELS = {
+    "192360000": "chat", "192370000": "voice", "192440000": "voice", "192340000": "sms", "19241000": "teams",
+    "192350000": "case", **{code: "social" for code in SOCIAL_CODES},
+}  # fmt: skip
+"""What each conversation code is (video, 192380000, is none: it rides along)."""
+
+
+def dataverse_due(export: dict) -> list[tuple[str, str]]:
+    """(title, target) of every row of the export a sweep at NOW moves, once imported with the workstreams.
+
+    The documented rules, independently: the first code that names a conversation channel decides;
+    a live-chat row in a persistent-chat workstream is persistent chat; msdyn_modifiedon, else modifiedon.
+    """
+    statuses = {1: "open", 2: "active", 3: "waiting", 4: "closed", 5: "wrap-up"}
+    names = {guid: name for name, guid in WORKSTREAM_GUIDS.items()}
+    due = []
+    for row in export["value"]:
+        channel = next(CODE_CHANNELS[c] for c in row["msdyn_channel"].split(",") if c in CODE_CHANNELS)
+        workstream = names.get(row["_msdyn_liveworkstreamid_value"] or "")
+        if channel == "chat" and workstream and WORKSTREAMS[workstream]["channel"] == "persistent-chat":
+            channel = "persistent-chat"
+        conversation = {
+            "id": row["activityid"], "channel": channel, "state": statuses[row["statuscode"]],
+            "modified_on": row.get("msdyn_modifiedon") or row["modifiedon"], "workstream": workstream,
+        }  # fmt: skip
+        outcome = decide(conversation, RULES, set())
+        if outcome:
+            due.append((row["msdyn_title"], outcome[0]))
+    return sorted(due)
 
 
 def _fmt_local(value: datetime) -> str:
@@ -694,7 +795,7 @@ ORDER = ["chat", "voice", "sms", "teams", "social", "persistent-chat", "case"]
 STATE_ORDER = ["open", "active", "waiting", "wrap-up", "closed"]
 
 
-def readme(conversations, deleted, deleted_ids, due, due_default_rules) -> str:
+def readme(conversations, deleted, deleted_ids, due, due_default_rules, export_due) -> str:
     by_rule = counts_by_rule(due)
     states = Counter((c["channel"], c["state"]) for c in conversations)
     notes = Counter(c.get("_note") for c in conversations)
@@ -725,6 +826,8 @@ def readme(conversations, deleted, deleted_ids, due, due_default_rules) -> str:
         "store refers to. |",
         "| `dataverse-conversations.json` | A Dataverse Web API export of the conversation table "
         f"`msdyn_ocliveworkitem` ({len(DATAVERSE_ROWS)} rows, with OData annotations). |",
+        "| `dataverse-workstreams.json` | The workstreams of `config.toml` as the service lists them "
+        f"(`msdyn_liveworkstream`, {len(WORKSTREAMS)} records), with their GUIDs. |",
         "| `expected-sweep.json` | What a sweep at `NOW` with `config.toml` must do: every "
         "conversation that is due, its target state and why. |",
         "| `generate.py` | The script that writes all of the above. |",
@@ -808,13 +911,21 @@ def readme(conversations, deleted, deleted_ids, due, due_default_rules) -> str:
         "- `statuscode`: 1 open, 2 active, 3 waiting, 4 closed, 5 wrap-up; `statecode` is 1 on",
         "  closed rows and 0 otherwise.",
         "- `msdyn_channel` is a string of comma-separated option codes; one voice row has two",
-        "  (`192370000,192440000`). Codes 192300000, 192310000, 192320000, 192330000, 192350001,",
-        "  192450000 and 192450001 are social channels, 192350000 is entity records (case).",
+        "  (`192370000,192440000`, Voice and Voice call) and one live-chat row carries video too",
+        "  (`192360000,192380000`): the first code that names a conversation channel decides",
+        "  ([docs/dataverse.md](../docs/dataverse.md)). Codes 192300000, 192310000, 192320000,",
+        "  192330000, 192350001, 192450000 and 192450001 are social networks (WhatsApp, LINE,",
+        "  WeChat, Facebook, Twitter, Apple Messages for Business, Google's Business Messages),",
+        "  192440000 is the voice-call network, 192350000 is entity records (case).",
         f"- Two live-chat rows (`192360000`) belong to workstream `{WORKSTREAM_GUIDS['Contoso Chat']}`,",
         "  **Contoso Chat, a persistent chat workstream**: the channel code alone cannot tell",
-        "  persistent chat from live chat. One of them is waiting.",
+        "  persistent chat from live chat; the workstream does (`channel = \"persistent-chat\"` in",
+        "  `config.toml`, `msdyn_conversationmode` 192350001 in `dataverse-workstreams.json`).",
+        "  One of them is waiting.",
         "- Two rows have no `msdyn_modifiedon`, only `modifiedon`; one row has no workstream",
         "  (`_msdyn_liveworkstreamid_value` is null).",
+        "- The two case rows name their case as `_regardingobjectid_value` and as",
+        "  `_msdyn_issueid_value`: ocac's `record_id`.",
         "- The workstream GUIDs:",
         "",
         "| workstream | `_msdyn_liveworkstreamid_value` | channel |",
@@ -822,6 +933,32 @@ def readme(conversations, deleted, deleted_ids, due, due_default_rules) -> str:
     ]
     for name, guid in WORKSTREAM_GUIDS.items():
         lines.append(f"| {name} | `{guid}` | {WORKSTREAMS[name]['channel']} |")
+    lines += [
+        "",
+        "`dataverse-workstreams.json` is what `GET /api/data/v9.2/msdyn_liveworkstreams?$select=...` returns",
+        "for the same workstreams: `msdyn_autocloseafterinactivity` is in minutes, the voice workstream's",
+        "wrap-up block is in `msdyn_blockcapacityforwrapup` (minutes) and",
+        "`msdyn_blockcapacityforwrapupinseconds`. Importing it into `config.toml` adds each workstream's",
+        f"id and changes nothing else; Contoso Web Chat's {WEB_CHAT_INACTIVITY}-minute inactivity time is left",
+        "out (live chat never waits).",
+        "",
+        "The three files work together:",
+        "",
+        "```sh",
+        "cp sample-data/config.toml /tmp/config.toml",
+        "ocac --config /tmp/config.toml workstream import --format dataverse sample-data/dataverse-workstreams.json",
+        "ocac --config /tmp/config.toml --store /tmp/dataverse.json conversations import --format dataverse \\",
+        "     sample-data/dataverse-conversations.json",
+        f"ocac --config /tmp/config.toml --store /tmp/dataverse.json sweep run --dry-run --now {NOW_TEXT}",
+        "```",
+        "",
+        f"moves {len(export_due)} conversations, the waiting ones whose workstream closes them after",
+        "inactivity among them:",
+        "",
+        "| `msdyn_title` | moves to |",
+        "| --- | --- |",
+    ]
+    lines += [f"| {title} | {target} |" for title, target in export_due]
     lines.append("")
     return "\n".join(lines)
 
@@ -863,13 +1000,14 @@ def main() -> int:
     assert sorted(x["id"] for x in due if x["why"] == "record deleted") == sorted(deleted_ids)
     export = dataverse(random.Random(SEED + 1))
 
-    text = readme(conversations, deleted, deleted_ids, due, due_default_rules)
+    text = readme(conversations, deleted, deleted_ids, due, due_default_rules, dataverse_due(export))
     for c in conversations:
         c.pop("_note", None)
     write_json(HERE / "conversations.json",
                {"conversations": conversations, "deleted_records": deleted})  # fmt: skip
     (HERE / "config.toml").write_text(CONFIG_TOML, encoding="utf-8")
     write_json(HERE / "dataverse-conversations.json", export)
+    write_json(HERE / "dataverse-workstreams.json", workstream_records())
     by_rule = counts_by_rule(due)
     write_json(HERE / "expected-sweep.json", {
         "now": NOW_TEXT,

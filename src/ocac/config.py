@@ -7,9 +7,10 @@ comments and layout survive, and always validates the whole document before it i
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,8 +25,17 @@ from ocac.policy import DEFAULT_RULES, Policy, Rule, Workstream, rule_is_configu
 if TYPE_CHECKING:
     from tomlkit import TOMLDocument
 
-TOP_KEYS = ("rules", "workstreams")
+TOP_KEYS = ("rules", "workstreams", "dataverse")
 WORKSTREAM_KEYS = ("channel", "id", "auto_close_after", "wrap_up_block")
+DATAVERSE_KEYS = ("state_records",)
+STATE_RECORD_KEYS = ("id", "channel_configuration", "name")
+
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_guid(text: str) -> bool:
+    """Whether `text` is a GUID as ocac stores one: lower case, without braces."""
+    return _GUID.fullmatch(text) is not None
 
 
 class _Invalid(ConfigError):
@@ -72,6 +82,7 @@ def policy_from_document(document: Mapping[str, Any]) -> Policy:
     for key in document:
         if key not in TOP_KEYS:
             raise _Invalid(key, f"unknown key: {_suggest(key, TOP_KEYS)}")
+    state_records_from_document(document)
     rules = dict(DEFAULT_RULES)
     network_rules: dict[tuple[str, State], Rule] = {}
     for name, cells in _table(document.get("rules", {}), "rules").items():
@@ -149,12 +160,92 @@ def _optional_duration(body: Mapping[str, Any], key: str, prefix: str) -> int | 
 
 
 @dataclass(frozen=True)
+class StateRecord:
+    """The service's channel-state configuration record of one cell, kept so that ocac can write to it."""
+
+    key: str
+    """The cell: a channel or network and a state, e.g. `chat/open` or `whatsapp/wrap-up`."""
+    id: str
+    """`msdyn_occhannelstateconfigurationid`: `config export --patch` writes to this record."""
+    channel_configuration: str | None = None
+    """`_msdyn_occhannelconfigurationid_value`: the channel's record."""
+    name: str | None = None
+    """`msdyn_name` as the service spells it, e.g. `Live Chat - Open`."""
+
+
+def state_records_from_document(document: Mapping[str, Any]) -> dict[str, StateRecord]:
+    """The `[dataverse.state_records."CELL"]` tables, validated."""
+    dataverse = _table(document.get("dataverse", {}), "dataverse")
+    for key in dataverse:
+        if key not in DATAVERSE_KEYS:
+            raise _Invalid(f"dataverse.{key}", f"unknown key: {_suggest(key, DATAVERSE_KEYS)}")
+    tables = _table(dataverse.get("state_records", {}), "dataverse.state_records")
+    return {cell: _state_record(cell, _table(body, _record_key(cell))) for cell, body in tables.items()}
+
+
+def _record_key(cell: str) -> str:
+    return f'dataverse.state_records."{cell}"'
+
+
+def _state_record(cell: str, body: Mapping[str, Any]) -> StateRecord:
+    prefix = _record_key(cell)
+    target, _, state_name = cell.partition("/")
+    channel, _ = _target(target, prefix)
+    if not state_name:
+        raise _Invalid(prefix, 'expected a channel or network and a state, such as "chat/open"')
+    _rule_state(channel, state_name, prefix)
+    for key in body:
+        if key not in STATE_RECORD_KEYS:
+            raise _Invalid(f"{prefix}.{key}", f"unknown key: {_suggest(key, STATE_RECORD_KEYS)}")
+    if "id" not in body:
+        raise _Invalid(prefix, "missing 'id' (the record's msdyn_occhannelstateconfigurationid)")
+    record_id = _guid_value(body["id"], f"{prefix}.id")
+    assert record_id is not None
+    configuration = _guid_value(body.get("channel_configuration"), f"{prefix}.channel_configuration")
+    name = body.get("name")
+    if name is not None and not isinstance(name, str):
+        raise _Invalid(f"{prefix}.name", "expected the record's msdyn_name, a string")
+    return StateRecord(cell, record_id, configuration, name)
+
+
+def _guid_value(value: object, key: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not is_guid(workstream_key(value)):
+        raise _Invalid(key, "expected a GUID such as 6283ab63-5778-e911-8196-000d3af7d71e")
+    return workstream_key(value)
+
+
+def set_state_record(record: StateRecord) -> Callable[[TOMLDocument], None]:
+    """A mutation that keeps the service's record of one cell (replacing what was kept for it)."""
+
+    def mutate(document: TOMLDocument) -> None:
+        import tomlkit
+
+        if "dataverse" not in document:
+            document["dataverse"] = tomlkit.table(is_super_table=True)
+        dataverse: Any = document["dataverse"]
+        if "state_records" not in dataverse:
+            dataverse["state_records"] = tomlkit.table(is_super_table=True)
+        body = tomlkit.table()
+        body["id"] = record.id
+        if record.channel_configuration is not None:
+            body["channel_configuration"] = record.channel_configuration
+        if record.name is not None:
+            body["name"] = record.name
+        dataverse["state_records"][record.key] = body
+
+    return mutate
+
+
+@dataclass(frozen=True)
 class LoadedConfig:
-    """A configuration file as read: its path, whether it exists, and its policy."""
+    """A configuration file as read: its path, whether it exists, its policy and the service's records it keeps."""
 
     path: Path
     exists: bool
     policy: Policy
+    state_records: Mapping[str, StateRecord] = field(default_factory=dict)
 
     @property
     def source(self) -> Path | None:
@@ -188,7 +279,8 @@ def load_config(path: Path, *, required: bool = False) -> LoadedConfig:
         raise ConfigError(f"config {path} is not valid TOML ({error}): fix the file") from None
     except RecursionError:
         raise ConfigError(f"config {path}: nested too deeply to read: fix the file") from None
-    return LoadedConfig(path, True, _validated(path, document))
+    policy = _validated(path, document)
+    return LoadedConfig(path, True, policy, state_records_from_document(document))
 
 
 def _validated(path: Path, document: Mapping[str, Any]) -> Policy:

@@ -20,6 +20,7 @@ from ocac import fsutil
 from ocac.errors import ImportFileError, InvalidInput
 from ocac.instants import parse_instant
 from ocac.model import KNOWN_FIELDS, Conversation, parse_channel, parse_state, waiting_problem, workstream_key
+from ocac.policy import Policy
 from ocac.store.base import Incoming
 
 
@@ -41,6 +42,8 @@ class ImportFile:
     skipped: list[str] = field(default_factory=list)
     """Ids (or row numbers) of rows left out by a documented rule."""
     warnings: list[str] = field(default_factory=list)
+    next_links: list[Path] = field(default_factory=list)
+    """Files that are one page of a longer export (a Dataverse page with `@odata.nextLink`)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class ReadOptions:
     """What some readers need besides the file."""
 
     persistent_workstreams: frozenset[str] = frozenset()
+    policy: Policy = field(default_factory=Policy)
+    """The configuration, whose workstreams Dataverse rows are matched with."""
 
 
 Reader = Callable[[Path, bytes, ReadOptions], ImportFile]
@@ -69,10 +74,14 @@ def read_csv(path: Path, data: bytes, options: ReadOptions) -> ImportFile:
 
 
 def read_dataverse(path: Path, data: bytes, options: ReadOptions) -> ImportFile:
-    """A Web API export of Omnichannel's conversation table."""
-    from ocac.dataverse import read_conversations
+    """A page of a Web API export of Omnichannel's conversation table (docs/dataverse.md)."""
+    from ocac.dataverse import read_conversations  # dataverse.py uses json_list: imported here, not in a cycle
 
-    return ImportFile(read_conversations(path, data, set(options.persistent_workstreams)))
+    page = read_conversations(
+        path, data, policy=options.policy, persistent_workstreams=options.persistent_workstreams
+    )  # fmt: skip
+    skipped = [row.id for row in page.skipped]
+    return ImportFile(page.incoming, [], skipped, page.warnings(path), [path] if page.next_link else [])
 
 
 READERS: dict[Format, Reader] = {Format.JSON: read_json, Format.CSV: read_csv, Format.DATAVERSE: read_dataverse}
@@ -85,9 +94,11 @@ def reader_for(path: Path, file_format: Format) -> Reader:
     return READERS[file_format]
 
 
-def read_import_files(paths: Sequence[Path], file_format: Format, persistent: set[str]) -> ImportFile:
-    """Read every file, as one import: an id may appear once across them all."""
-    options = ReadOptions(frozenset(persistent))
+def read_import_files(
+    paths: Sequence[Path], file_format: Format, persistent: set[str], policy: Policy | None = None
+) -> ImportFile:
+    """Read every file, as one import: an id may appear once across them all; pages must end the export."""
+    options = ReadOptions(frozenset(persistent), policy or Policy())
     merged = ImportFile([])
     first: dict[str, Path] = {}
     for path in paths:
@@ -103,7 +114,24 @@ def read_import_files(paths: Sequence[Path], file_format: Format, persistent: se
         merged.deleted_records.extend(part.deleted_records)
         merged.skipped.extend(part.skipped)
         merged.warnings.extend(part.warnings)
+        merged.next_links.extend(part.next_links)
+    _check_last_page(paths, merged.next_links)
     return merged
+
+
+def _check_last_page(paths: Sequence[Path], next_links: Sequence[Path]) -> None:
+    """Pages given to one import must include the export's last page, the one without a nextLink."""
+    if not next_links or len(next_links) < len(paths):
+        return
+    if len(paths) == 1:
+        raise ImportFileError(
+            f"{paths[0]} is one page of a longer export (it has @odata.nextLink): fetch the remaining pages "
+            "(GET each page's @odata.nextLink until a page has none) and give every page file to one import"
+        )
+    raise ImportFileError(
+        "every file given has @odata.nextLink, so the export's last page is missing: fetch the page the last "
+        f"one links to (and any after it) and give every page file to one import ({', '.join(map(str, paths))})"
+    )
 
 
 def _incoming_rows(path: Path, rows: list[tuple[str, dict[str, Any]]]) -> list[Incoming]:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
+
 import typer
 
-from ocac import config, render
-from ocac.cli.common import JSON_HELP, config_of, parse_now, sub_app
+from ocac import config, fsutil, render
+from ocac.cli.common import JSON_HELP, config_of, parse_now, settings, sub_app
 from ocac.cli.impact import edit_and_report
 from ocac.config import KEEP, Keep
+from ocac.dataverse import WorkstreamImport, read_workstreams
 from ocac.durations import format_minutes, parse_minutes
+from ocac.errors import ImportFileError
 from ocac.model import parse_channel
 
 app = sub_app(
@@ -104,3 +109,70 @@ def remove(
     edit_and_report(
         ctx, config.remove_workstream(name), [], dry_run=dry_run, now=at, json=json, workstream=name
     )  # fmt: skip
+
+
+class WorkstreamFormat(StrEnum):
+    """The formats `workstream import` reads."""
+
+    DATAVERSE = "dataverse"
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Path = typer.Argument(
+        ..., metavar="FILE", help='A Web API response of msdyn_liveworkstreams ({"value": [records]}) or a list.'
+    ),
+    file_format: WorkstreamFormat = typer.Option(
+        ..., "--format", metavar="FORMAT", help="dataverse: the service's msdyn_liveworkstream records."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Change nothing; show what would change."),
+    json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Add or update workstreams from the service's workstream records, by name, with their ids; all or nothing.
+
+    Each record gives the name, id, channel (a live-chat workstream in persistent chat mode is
+    persistent-chat), the waiting auto-close time (minutes) and the wrap-up block. A setting its
+    channel cannot have is left out and reported; so is a workstream of a channel without
+    conversations (video, co-browse, screen sharing).
+
+    Example: ocac workstream import --format dataverse workstreams.json --dry-run
+    """
+    data = fsutil.read_bytes(file, "import file")
+    if data is None:
+        raise ImportFileError(f"import file {file} does not exist")
+    edit = WorkstreamImport(file, read_workstreams(file, data))
+    s = settings(ctx)
+    change = config.edit_config(s.config_path, edit, lock_timeout=s.lock_timeout, dry_run=dry_run)
+    if json:
+        render.print_json({
+            "dry_run": dry_run, "written": change.written, "config": str(s.config_path),
+            "records": len(edit.records), "changes": [c.to_json() for c in edit.changes],
+            "unchanged": edit.unchanged,
+            "skipped": [{"record": r.number, "name": r.name, "reason": r.skipped} for r in edit.records if r.skipped],
+            "left_out": [
+                {"record": r.number, "name": r.name, "reason": note} for r in edit.records for note in r.notes
+            ],
+        })  # fmt: skip
+        return
+    _report_import(edit, dry_run=dry_run, written=change.written, path=s.config_path)
+
+
+def _report_import(edit: WorkstreamImport, *, dry_run: bool, written: bool, path: Path) -> None:
+    skipped = [r for r in edit.records if r.skipped is not None]
+    for record in skipped:
+        render.message(f"skipped: {record.label}: {record.skipped}")
+    for record in edit.records:
+        for note in record.notes:
+            render.message(f"left out: {record.label}: {note}")
+    for item in edit.changes:
+        verb = ("would add" if dry_run else "added") if item.old is None else ("would update" if dry_run else "updated")
+        render.message(item.line(verb))
+    added = sum(1 for item in edit.changes if item.old is None)
+    counts = f"{added} added, {len(edit.changes) - added} updated, {edit.unchanged} unchanged, {len(skipped)} skipped"
+    if dry_run:
+        render.message(f"dry run: {len(edit.records)} workstream(s): {counts}; {path} not written")
+    elif written:
+        render.message(f"imported {len(edit.records)} workstream(s) into {path}: {counts}")
+    else:
+        render.message(f"imported {len(edit.records)} workstream(s): {counts}; nothing to write")
