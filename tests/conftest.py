@@ -40,6 +40,7 @@ def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.delenv("OCAC_DEBUG", raising=False)
+    monkeypatch.delenv("OCAC_TZ", raising=False)
 
 
 @pytest.fixture

@@ -93,7 +93,30 @@ def test_examples_become_shell_blocks_and_markup_is_escaped() -> None:
     prose = re.sub(r"`[^`]*`", "", prose)  # code spans
     prose = prose.replace("\\<", "").split("-->", 1)[1]  # escaped, and the generated-by comment
     assert "<" not in prose
-    assert "- `--id <str>`: Only this conversation." in text  # angle brackets stay in code spans
+    assert "- `--id ID`: Only this conversation." in text
+    assert "- `--channel CHANNEL`: Only this channel (repeatable)." in text
+
+
+def test_a_placeholder_in_prose_is_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = typer.main.get_command
+
+    def patched(typer_app: typer.Typer) -> Any:
+        got = original(typer_app)
+        got.commands["config"].commands["path"].help = "Print the <path> of the file."
+        return got
+
+    monkeypatch.setattr(typer.main, "get_command", patched)
+    assert "\nPrint the \\<path> of the file.\n" in cli_docs.render()
+
+
+def test_help_names_every_value_by_its_placeholder_only() -> None:
+    for command, ctx in _all():
+        usage = " ".join(command.collect_usage_pieces(ctx))
+        assert not re.search(r"[{}<>]", usage), (ctx.command_path, usage)
+        for param in command.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                assert not re.search(r"[{}<>]", record[0]), (ctx.command_path, record[0])
 
 
 def test_the_generator_command_prints_the_reference() -> None:

@@ -185,8 +185,19 @@ def table(*columns: str, title: str | None = None) -> Table:
 
 
 def show(renderable: object) -> None:
-    """Print a table or text on stdout."""
-    out().print(printable(renderable) if isinstance(renderable, str) else renderable)
+    """Print a table or text on stdout; plain output carries no padding at the ends of its lines."""
+    console = out()
+    if isinstance(renderable, str):
+        console.print(printable(renderable), soft_wrap=True)  # a line of text is never folded
+        return
+    if console.color_system is not None:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    text = "\n".join(line.rstrip() for line in captured.get().splitlines())
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024

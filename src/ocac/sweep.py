@@ -35,6 +35,13 @@ class SweepResult:
     """The configuration file used, or None for the built-in defaults."""
     skipped: str | None = None
     """Why the sweep did not run (another host's sweep holds the store), or None."""
+    moved: int | None = None
+    """How many moved, when the transitions were left out (a quiet run)."""
+
+    @property
+    def count(self) -> int:
+        """How many conversations moved (or would move)."""
+        return len(self.transitions) if self.moved is None else self.moved
 
     def summary(self) -> Counter[tuple[str, str]]:
         """Counts by (channel, target state)."""
@@ -50,7 +57,7 @@ class SweepResult:
             "skipped": self.skipped,
             "config": None if self.config is None else str(self.config),
             "considered": self.considered,
-            "moved": len(self.transitions),
+            "moved": self.count,
             "transitions": [transition_json(t) for t in self.transitions],
         }
 
@@ -70,16 +77,21 @@ def transition_json(transition: Transition) -> dict[str, object]:
     }
 
 
-def run_sweep(store: Store, policy: Policy, audit: Audit, *, dry_run: bool, config: Path | None) -> SweepResult:
-    """Plan a sweep at `audit.at` and, unless `dry_run`, have the store apply it with its history."""
+def run_sweep(
+    store: Store, policy: Policy, audit: Audit, *, dry_run: bool, config: Path | None, details: bool = True
+) -> SweepResult:
+    """Plan a sweep at `audit.at` and, unless `dry_run`, have the store apply it with its history.
+
+    Without `details` (a quiet run) the result may leave the transitions out and say only how many moved.
+    """
     if dry_run:
         transitions = store.due(policy, audit.at)
         considered = sum(store.counts().values())
         return SweepResult(audit.run_id, audit.at, True, transitions, considered, False, config)
-    outcome = store.sweep(policy, audit)
+    outcome = store.sweep(policy, audit, details=details)
     return SweepResult(
         audit.run_id, audit.at, False, outcome.transitions, outcome.considered, outcome.written, config,
-        outcome.skipped,
+        outcome.skipped, outcome.count,
     )  # fmt: skip
 
 

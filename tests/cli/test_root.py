@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +16,7 @@ import typer.main
 from conftest import Cli, run_ocac
 from ocac import __version__
 from ocac.cli import app
+from ocac.errors import ExitCode
 
 
 def walk(command: object, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], object]]:
@@ -28,10 +33,27 @@ PATHS = [path for path, _ in COMMANDS]
 def test_the_tree_has_the_expected_commands() -> None:
     paths = {" ".join(p) for p in PATHS}
     assert {
-        "", "config", "config show", "config set", "config unset", "config reset", "config path",
-        "workstream", "workstream set", "workstream list", "workstream remove",
-        "sweep", "sweep run", "conversations", "records", "history", "status",
+        "", "config", "config show", "config set", "config unset", "config reset", "config path", "config export",
+        "config import", "workstream", "workstream set", "workstream list", "workstream remove",
+        "sweep", "sweep run", "sweep watch", "conversations", "conversations list", "conversations show",
+        "conversations add", "conversations import", "conversations touch", "conversations set-state",
+        "records", "records delete", "records undelete", "records list", "history", "status",
+        "store", "store info", "store copy",
     } <= paths  # fmt: skip
+
+
+def test_the_root_help_names_every_exit_code(cli: Cli) -> None:
+    text = " ".join(cli("--help").stdout.split())
+    paragraph = text.split("Exit codes: ", 1)[1].split(". ", 1)[0]
+    described = {int(n) for n in re.findall(r"(?:^|; )(\d) ", paragraph)}
+    assert described == {int(code) for code in ExitCode}, paragraph
+
+
+def test_the_exit_codes_are_the_documented_ones() -> None:
+    assert {code.name: int(code) for code in ExitCode} == {
+        "OK": 0, "UNEXPECTED": 1, "USAGE": 2, "LOCKED": 3, "IO": 4, "NOTIFY_FAILED": 5, "UNAVAILABLE": 6,
+        "CHECK_FAILED": 7,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) or "ocac" for p in PATHS])
@@ -127,8 +149,25 @@ def test_a_known_error_is_one_line_on_stderr_with_its_exit_code(cli: Cli, config
 
 def test_a_folder_as_config_is_a_file_access_error(cli: Cli, tmp_path: Path) -> None:
     result = cli("--config", str(tmp_path), "config", "show")
-    assert result.exit_code == 4
-    assert result.stderr == f"ocac: error: config {tmp_path} is a directory, not a file\n"
+    assert (result.exit_code, result.stdout) == (4, "")
+    assert result.stderr == f"ocac: error: config {tmp_path} is a directory: give the path of a regular file\n"
+
+
+def test_a_named_config_must_exist_but_the_default_one_need_not(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "typo.toml"
+    result = cli("--config", str(missing), "status", "--now", "2026-11-25T12:00:00Z")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"ocac: error: config {missing} does not exist: check --config (or OCAC_CONFIG); "
+        "'ocac config set' creates the file\n"
+    )
+    monkeypatch.delenv("OCAC_CONFIG")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    default = cli("status", "--now", "2026-11-25T12:00:00Z")
+    assert default.exit_code == 0, default.stderr
+    assert default.stdout.splitlines()[-1] == "config: built-in defaults"
 
 
 def test_an_unknown_command_is_a_usage_error(cli: Cli) -> None:
@@ -136,3 +175,21 @@ def test_an_unknown_command_is_a_usage_error(cli: Cli) -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "confg" in result.stderr
+
+
+def test_shell_completion_script_is_available() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ocac", "--show-completion", "bash"],
+        capture_output=True, text=True, timeout=30, check=False, env={**os.environ, "SHELL": "/bin/bash"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "complete" in done.stdout and "ocac" in done.stdout.lower()
+
+
+@pytest.mark.parametrize("command", [("status",), ("sweep", "run"), ("store", "info")])
+def test_an_unreachable_database_is_exit_6_with_the_password_masked(cli: Cli, command: tuple[str, ...]) -> None:
+    result = cli("--store", "postgresql://ocac:s3cret@127.0.0.1:1/floor", *command)
+    assert (result.exit_code, result.stdout) == (6, "")
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("ocac: error: cannot reach PostgreSQL (host 127.0.0.1, database floor): ")
+    assert "s3cret" not in result.stderr

@@ -98,6 +98,45 @@ def test_progress_bar_on_terminal_only(store_path: Path, config_path: Path) -> N
     _large_store(store_path)
     shutil.copy(SAMPLE / "config.toml", config_path)
     args = ["sweep", "run", "--dry-run", "--now", SAMPLE_NOW]
-    assert b"planning" in run_in_pty(args, _env())
-    assert b"planning" not in _piped(args, _env())
-    assert b"planning" not in run_in_pty([*args, "--quiet"], _env())
+    assert b"sweeping" in run_in_pty(args, _env())
+    assert b"sweeping" not in _piped(args, _env())
+    assert b"sweeping" not in run_in_pty([*args, "--quiet"], _env())
+
+
+OPEN_RECORD = "6283ab63-5778-e911-8196-000d3af7d71e"
+
+
+def test_config_export_is_a_table_on_a_terminal_and_json_in_a_pipe(sample_store: Path, config_path: Path) -> None:
+    with config_path.open("a", encoding="utf-8") as config:  # a kept record's id, and a network's own rule
+        config.write(
+            f'\n[rules.whatsapp]\nopen = "7d"\n\n[dataverse.state_records."chat/open"]\nid = "{OPEN_RECORD}"\n'
+        )
+    args = ["--no-color", "config", "export", "--format", "dataverse"]
+    lines = [line.rstrip() for line in run_in_pty(args, _env(COLUMNS="200")).decode().splitlines()]
+    assert lines[0].split() == ["msdyn_name", "msdyn_ocliveworkitemstate", "auto-close", "after", "record", "id"]
+    assert set(lines[1]) == {"─"}
+    rows = [[cell.strip() for cell in line.split("   ") if cell.strip()] for line in lines[2:]]
+    assert rows == [
+        ["Live Chat - Open", "0 (open)", "20m", OPEN_RECORD], ["Live Chat - Active", "1 (active)", "never", "-"],
+        ["Live Chat - Wrap-up", "4 (wrap-up)", "15m", "-"],
+        ["Voice - Open", "0 (open)", "30d", "-"], ["Voice - Active", "1 (active)", "2h", "-"],
+        ["Voice - Wrap-up", "4 (wrap-up)", "1d", "-"],
+        ["SMS - Open", "0 (open)", "14d", "-"], ["SMS - Active", "1 (active)", "30d", "-"],
+        ["SMS - Wrap-up", "4 (wrap-up)", "1d", "-"],
+        ["Teams - Open", "0 (open)", "30d", "-"], ["Teams - Active", "1 (active)", "7d", "-"],
+        ["Teams - Wrap-up", "4 (wrap-up)", "1d", "-"],
+        ["Persistent Chat - Open", "0 (open)", "30d", "-"], ["Persistent Chat - Active", "1 (active)", "never", "-"],
+        ["Persistent Chat - Wrap-up", "4 (wrap-up)", "1d", "-"],
+        ["Social - Open", "0 (open)", "30d", "-"], ["Social - Active", "1 (active)", "30d", "-"],
+        ["Social - Wrap-up", "4 (wrap-up)", "1d", "-"],
+        ["WhatsApp - Open", "0 (open)", "7d", "-"],
+    ]  # fmt: skip
+    piped = msgspec.json.decode(_piped(args, _env()))
+    assert [r["msdyn_name"] for r in piped["value"]] == [row[0] for row in rows]  # the same records
+    assert piped["value"][0] == {
+        "msdyn_occhannelstateconfigurationid": OPEN_RECORD, "msdyn_name": "Live Chat - Open",
+        "msdyn_ocliveworkitemstate": 0, "msdyn_autocloseliveworkitemafter": 20,
+    }  # fmt: skip
+    assert piped["value"][-1] == {
+        "msdyn_name": "WhatsApp - Open", "msdyn_ocliveworkitemstate": 0, "msdyn_autocloseliveworkitemafter": 10080,
+    }  # fmt: skip

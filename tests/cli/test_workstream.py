@@ -12,8 +12,11 @@ import tomlkit
 
 from conftest import SAMPLE, SAMPLE_NOW, Cli
 from ocac.config import load_config
-from ocac.model import Channel
+from ocac.model import Action, Channel
 from ocac.policy import Workstream
+from ocac.store.trail import trail_path
+
+from ._support import history
 
 
 def error_line(result: Any) -> str:
@@ -58,24 +61,26 @@ def test_list_table_and_json(cli: Cli, sample_store: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = [line.split("   ") for line in result.stdout.splitlines()]
     rows = [[cell.strip() for cell in row if cell.strip()] for row in rows]
-    assert ["Contoso Support Line", "voice", "never", "1h30m"] in rows
-    assert ["Contoso IT Helpdesk", "teams", "12h", "-"] in rows
-    assert ["Contoso Chat", "persistent-chat", "3d", "-"] in rows
+    assert rows[0] == ["name", "channel", "waiting auto-close", "wrap-up block", "id"]
+    assert ["Contoso Support Line", "voice", "never", "1h30m", "-"] in rows
+    assert ["Contoso IT Helpdesk", "teams", "12h", "-", "-"] in rows
+    assert ["Contoso Chat", "persistent-chat", "3d", "-", "-"] in rows
     result = cli("workstream", "list", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [
-        {"name": "Contoso Web Chat", "channel": "chat", "auto_close_after_minutes": None,
+        {"name": "Contoso Web Chat", "id": None, "channel": "chat", "auto_close_after_minutes": None,
          "wrap_up_block_minutes": None},
-        {"name": "Contoso Support Line", "channel": "voice", "auto_close_after_minutes": None,
+        {"name": "Contoso Support Line", "id": None, "channel": "voice", "auto_close_after_minutes": None,
          "wrap_up_block_minutes": 90},
-        {"name": "Contoso Chat", "channel": "persistent-chat", "auto_close_after_minutes": 4320,
+        {"name": "Contoso Chat", "id": None, "channel": "persistent-chat", "auto_close_after_minutes": 4320,
          "wrap_up_block_minutes": None},
-        {"name": "Contoso SMS", "channel": "sms", "auto_close_after_minutes": 2880, "wrap_up_block_minutes": None},
-        {"name": "Contoso IT Helpdesk", "channel": "teams", "auto_close_after_minutes": 720,
+        {"name": "Contoso SMS", "id": None, "channel": "sms", "auto_close_after_minutes": 2880,
          "wrap_up_block_minutes": None},
-        {"name": "Contoso Social", "channel": "social", "auto_close_after_minutes": None,
+        {"name": "Contoso IT Helpdesk", "id": None, "channel": "teams", "auto_close_after_minutes": 720,
          "wrap_up_block_minutes": None},
-        {"name": "Contoso Case Routing", "channel": "case", "auto_close_after_minutes": None,
+        {"name": "Contoso Social", "id": None, "channel": "social", "auto_close_after_minutes": None,
+         "wrap_up_block_minutes": None},
+        {"name": "Contoso Case Routing", "id": None, "channel": "case", "auto_close_after_minutes": None,
          "wrap_up_block_minutes": None},
     ]  # fmt: skip
 
@@ -86,16 +91,65 @@ def test_list_without_workstreams(cli: Cli, config_path: Path) -> None:
     assert result.stderr == "no workstreams: add one with 'ocac workstream set NAME --channel CH'\n"
     result = cli("workstream", "list", "--json")
     assert (result.exit_code, json.loads(result.stdout)) == (0, [])
-    assert not config_path.exists()
+    assert config_path.read_text() == ""
+
+
+def waiting_idle_over(workstream: str, minutes: int, at: datetime) -> list[str]:
+    """Sample waiting conversations of `workstream` idle more than `minutes` at `at`."""
+    raw = json.loads((SAMPLE / "conversations.json").read_text())
+    return sorted(
+        c["id"]
+        for c in raw["conversations"]
+        if c["state"] == "waiting" and c.get("workstream") == workstream
+        and at - datetime.fromisoformat(c["modified_on"]) > timedelta(minutes=minutes)
+    )  # fmt: skip
 
 
 def test_remove(cli: Cli, sample_store: Path, config_path: Path) -> None:
-    result = cli("workstream", "remove", "Contoso Social")
-    assert result.exit_code == 0, result.output
-    assert result.stderr == "removed workstream 'Contoso Social'\n"
-    assert "Contoso Social" not in streams(config_path)
+    now = datetime.fromisoformat(SAMPLE_NOW)
+    no_longer_due = waiting_idle_over("Contoso SMS", 2 * 1440, now)  # it closes waiting SMS after 2d
+    within_1h = waiting_idle_over("Contoso SMS", 2 * 1440, now + timedelta(hours=1))
+    within_1d = waiting_idle_over("Contoso SMS", 2 * 1440, now + timedelta(days=1))
+    assert len(no_longer_due) < len(within_1h)
+    due_now = json.loads((SAMPLE / "expected-sweep.json").read_text())["due_count"]
+    result = cli("workstream", "remove", "Contoso SMS", "--now", SAMPLE_NOW)
+    assert (result.exit_code, result.stdout) == (0, ""), result.output
+    assert result.stderr.splitlines() == [
+        "changed: workstream 'Contoso SMS'",
+        f"impact: next sweep would move {due_now} → {due_now - len(no_longer_due)}; within 1h: -{len(within_1h)}; "
+        f"within 1d: -{len(within_1d)} (no longer due e.g. {', '.join(no_longer_due[:3])})",
+    ]
+    assert "Contoso SMS" not in streams(config_path)
     assert len(streams(config_path)) == 6
     assert '# [workstreams."<name>"]: the workstreams conversations in the store refer to.' in config_path.read_text()
+    [record] = history(sample_store)
+    assert (record.kind, record.at, record.detail) == (
+        Action.CONFIG, now, {"config": str(config_path), "change": "workstream 'Contoso SMS'"},
+    )  # fmt: skip
+
+
+def test_remove_dry_run_shows_the_impact_and_writes_nothing(cli: Cli, sample_store: Path, config_path: Path) -> None:
+    before = config_path.read_bytes(), sample_store.read_bytes()
+    now = datetime.fromisoformat(SAMPLE_NOW)
+    no_longer_due = waiting_idle_over("Contoso SMS", 2 * 1440, now)
+    result = cli("workstream", "remove", "Contoso SMS", "--dry-run", "--now", SAMPLE_NOW)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == "would change: workstream 'Contoso SMS'"
+    assert result.stderr.splitlines()[1].startswith("impact (dry run): next sweep would move ")
+    [now_row] = [line.split() for line in result.stdout.splitlines() if line.split()[:1] == ["now"]]
+    assert now_row[3:] == [f"-{len(no_longer_due)}", *", ".join(no_longer_due[:3]).split()]
+    as_json = cli("workstream", "remove", "Contoso SMS", "--dry-run", "--now", SAMPLE_NOW, "--json")
+    report = json.loads(as_json.stdout)
+    assert (report["dry_run"], report["written"], report["changes"]) == (True, False, [])
+    assert report["workstream"] == {
+        "name": "Contoso SMS",
+        "old": {"channel": "sms", "auto_close_after_minutes": 2880, "wrap_up_block_minutes": None},
+        "new": None,
+    }
+    assert report["impact"]["now"]["examples_no_longer_due"] == no_longer_due[:5]
+    assert report["impact"]["now"]["difference"] == -len(no_longer_due)
+    assert (config_path.read_bytes(), sample_store.read_bytes()) == before
+    assert not trail_path(sample_store).exists()
 
 
 def test_remove_an_unknown_workstream(cli: Cli, sample_store: Path, config_path: Path) -> None:
@@ -113,7 +167,7 @@ def test_auto_close_after_on_a_chat_workstream_is_refused(cli: Cli, config_path:
         "ocac: error: 'auto close after inactivity' exists only for persistent-chat, sms, social, teams "
         "workstreams, not for chat: chat conversations never wait"
     )
-    assert not config_path.exists()
+    assert config_path.read_text() == ""
 
 
 def test_auto_close_after_on_an_existing_chat_workstream_is_refused(
@@ -146,14 +200,14 @@ def test_bad_input_exits_2_and_writes_nothing(cli: Cli, config_path: Path, args:
     result = cli("workstream", "set", *args)
     assert result.exit_code == 2
     assert error_line(result).startswith(f"ocac: error: {message}")
-    assert not config_path.exists()
+    assert config_path.read_text() == ""
 
 
 def test_dry_run_writes_nothing(cli: Cli, config_path: Path) -> None:
     result = cli("workstream", "set", "X", "--channel", "sms", "--auto-close-after", "1h", "--dry-run")
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines()[0] == "would change: workstream 'X'"
-    assert not config_path.exists()
+    assert config_path.read_text() == ""
     config_path.write_text('# mine\n[workstreams.X]\nchannel = "sms"\n')
     result = cli("workstream", "set", "X", "--auto-close-after", "1h", "--dry-run", "--json")
     assert result.exit_code == 0, result.output

@@ -248,7 +248,7 @@ def test_due_with_a_limit_and_a_selection(store: Store) -> None:
     assert store.due(POLICY, NOW, limit=2) == everything[:2]
     sms = Selection(channels=frozenset({Channel.SMS}))
     assert ids(store.due(POLICY, NOW, selection=sms)) == [t.id for t in everything if t.channel is Channel.SMS]
-    wrap = Selection(states=frozenset({State.WRAP_UP}), workstream="Contoso SMS")
+    wrap = Selection(states=frozenset({State.WRAP_UP}), workstreams=frozenset({"Contoso SMS"}))
     assert ids(store.due(POLICY, NOW, selection=wrap)) == ["sms-wrap-blocked"]
     assert store.count_due(POLICY, NOW, selection=sms) == {Channel.SMS: 2}
 

@@ -90,7 +90,7 @@ selections = st.builds(
     Selection,
     st.frozensets(st.sampled_from(list(Channel)), max_size=2),
     st.frozensets(st.sampled_from(list(State)), max_size=2),
-    st.none() | st.sampled_from(WORKSTREAMS),
+    st.none() | st.frozensets(st.sampled_from(REFERENCES), max_size=2),
 )
 
 

@@ -25,8 +25,9 @@ T = "2026-11-25T12:00:00Z"
 OLD = 1_000_000_000  # an mtime far in the past, so that a rewrite cannot go unnoticed
 
 
-def conv(cid: str, channel: str = "chat", state: str = "open", modified_on: str = "2026-11-25T11:00:00Z",
-         **extra: object) -> dict[str, object]:
+def conv(
+    cid: str, channel: str = "chat", state: str = "open", modified_on: str = "2026-11-25T11:00:00Z", **extra: object
+) -> dict[str, object]:
     return {"id": cid, "channel": channel, "state": state, "modified_on": modified_on, **extra}
 
 
@@ -50,6 +51,7 @@ def leftovers(folder: Path) -> list[str]:
 
 
 # --- the file store's write cycle ---------------------------------------------------------------------------
+
 
 def _store(path: Path) -> FileStore:
     return FileStore(path, 1)

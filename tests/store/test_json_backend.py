@@ -22,8 +22,9 @@ from ocac.store.file import FileStore, SweepOutcome
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 
 
-def conv(cid: str, channel: str = "chat", state: str = "open", modified_on: str = "2026-11-25T11:00:00Z",
-         **extra: object) -> dict[str, object]:
+def conv(
+    cid: str, channel: str = "chat", state: str = "open", modified_on: str = "2026-11-25T11:00:00Z", **extra: object
+) -> dict[str, object]:
     return {"id": cid, "channel": channel, "state": state, "modified_on": modified_on, **extra}
 
 
@@ -191,15 +192,20 @@ UNKNOWN_TOP = b'"exported_by": {"tool": "x", "version": 1.0E+0, "when": "\\u00e9
 def raw_store(layout: str) -> bytes:
     conversations = [
         b'{"id": "due", "channel": "chat", "state": "open", "modified_on": "2026-11-25T11:00:00Z", '
-        + UNKNOWN_CONVERSATION + b"}",
+        + UNKNOWN_CONVERSATION
+        + b"}",
         b'{"id": "fresh", "channel": "chat", "state": "open", "modified_on": "2026-11-25T11:59:00+00:00", '
-        + UNKNOWN_CONVERSATION + b"}",
+        + UNKNOWN_CONVERSATION
+        + b"}",
         b'{"queue": "Q", "id": "voice", "state": "active", "channel": "voice", '
         b'"modified_on": "2026-11-25T13:00:00.500+02:00", "workstream": "Support"}',
     ]
     text = (
-        b'{"schema_note": "first", "conversations": [' + b", ".join(conversations) + b'], '
-        + UNKNOWN_TOP + b', "deleted_records": ["R1"]}'
+        b'{"schema_note": "first", "conversations": ['
+        + b", ".join(conversations)
+        + b"], "
+        + UNKNOWN_TOP
+        + b', "deleted_records": ["R1"]}'
     )
     if layout == "compact":
         return text
@@ -287,8 +293,10 @@ def test_update_to_equal_values_is_not_a_change(tmp_path: Path) -> None:
 
 def test_removed_known_field_is_dropped_and_added_one_written(tmp_path: Path) -> None:
     path = tmp_path / "store.json"
-    path.write_bytes(b'{"conversations": [{"id": "a", "channel": "sms", "state": "open", '
-                     b'"modified_on": "2026-11-25T11:00:00Z", "workstream": "W", "x": 1.0e1}]}')
+    path.write_bytes(
+        b'{"conversations": [{"id": "a", "channel": "sms", "state": "open", '
+        b'"modified_on": "2026-11-25T11:00:00Z", "workstream": "W", "x": 1.0e1}]}'
+    )
     store = FileStore(path, 1)
     audit = Audit("run", NOW, "tester@host")
     store.change("a", lambda c: msgspec.structs.replace(c, workstream=None, record_id="R"), Action.TOUCH, audit)
@@ -303,7 +311,8 @@ def test_small_one_line_store_with_a_final_newline_stays_one_line(tmp_path: Path
     kept = b'{"id":"b","channel":"chat","state":"open","modified_on":"2026-11-25T11:59:00Z"}'
     path.write_bytes(
         b'{"conversations":[{"id":"a","channel":"chat","state":"open","modified_on":"2026-11-25T11:00:00Z"},'
-        + kept + b"]}\n"
+        + kept
+        + b"]}\n"
     )
     assert len(sweep(path).transitions) == 1
     after = path.read_bytes()
@@ -331,7 +340,9 @@ def test_a_hand_formatted_store_keeps_its_values_and_key_order_but_is_reindented
 
 def test_a_one_line_json_store_keeps_its_final_newline(tmp_path: Path, cli: Any) -> None:
     store = tmp_path / "one.json"
-    store.write_text('{"conversations":[{"id":"a","channel":"chat","state":"open","modified_on":"2026-11-25T10:00:00Z"}]}\n')
+    store.write_text(
+        '{"conversations":[{"id":"a","channel":"chat","state":"open","modified_on":"2026-11-25T10:00:00Z"}]}\n'
+    )
     result = cli("--store", str(store), "sweep", "run", "--now", "2026-11-25T12:00:00Z", "--quiet")
     assert result.exit_code == 0, result.output
     text = store.read_text()

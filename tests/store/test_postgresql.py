@@ -94,7 +94,8 @@ def test_the_history_table_is_append_only(url: str) -> None:
 def test_a_second_hosts_sweep_stands_down_while_one_runs(cli: Any, url: str) -> None:
     load(url, 3)
     with psycopg.connect(url, autocommit=True) as other, other.transaction():
-        assert other.execute("SELECT pg_try_advisory_xact_lock(%s)", (pg.SWEEP_LOCK,)).fetchone() == (True,)
+        taken = other.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(current_schema()))", (pg.SWEEP_LOCK,))
+        assert taken.fetchone() == (True,)
         result = cli("--store", url, "sweep", "run", "--now", T, "--json")
         assert result.exit_code == 0, result.stderr
         document = json.loads(result.stdout)
@@ -104,6 +105,19 @@ def test_a_second_hosts_sweep_stands_down_while_one_runs(cli: Any, url: str) -> 
         assert plain.exit_code == 0 and "sweep skipped: another sweep is in progress" in plain.stderr
     done = cli("--store", url, "sweep", "run", "--now", T, "--json")
     assert json.loads(done.stdout)["moved"] == 3  # the lock went with the other transaction
+
+
+def test_stores_in_two_schemas_of_one_database_sweep_independently(postgresql_server: PostgreSQLServer) -> None:
+    first, second = (create_schema(postgresql_server.url(), f"t_{uuid.uuid4().hex[:16]}") for _ in range(2))
+    load(first, 2)
+    load(second, 3)
+    with psycopg.connect(first, autocommit=True) as other, other.transaction():
+        other.execute("SELECT pg_advisory_xact_lock(%s, hashtext(current_schema()))", (pg.SWEEP_LOCK,))
+        with closing(open_store(second, 5)) as store:
+            outcome = store.sweep(Policy(), Audit("other-schema", NOW, "x"))
+        assert (outcome.skipped, len(outcome.transitions)) == (None, 3)  # not held up by the first store's sweep
+        with closing(open_store(first, 5)) as store:
+            assert store.sweep(Policy(), Audit("held", NOW, "x")).skipped is not None
 
 
 def test_a_mass_sweep_moves_in_batches_with_their_history(url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -160,8 +160,21 @@ def test_sweep_keeps_comments_and_unknown_keys(cli, toml_store: Path) -> None:  
 def test_commands_work_on_a_toml_store(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     nested = tmp_path / "sub" / "dir" / "store.toml"
     run = lambda *args: cli("--store", str(nested), *args)  # noqa: E731
-    assert run("conversations", "add", "--channel", "teams", "--id", "t1", "--workstream", "IT",
-               "--now", "2026-11-25T10:00:00Z").exit_code == 0
+    assert (
+        run(
+            "conversations",
+            "add",
+            "--channel",
+            "teams",
+            "--id",
+            "t1",
+            "--workstream",
+            "IT",
+            "--now",
+            "2026-11-25T10:00:00Z",
+        ).exit_code
+        == 0
+    )
     assert nested.exists()
     assert "[[conversations]]" in nested.read_text()
     assert run("conversations", "set-state", "t1", "active", "--now", "2026-11-25T10:20:00Z").exit_code == 0
@@ -194,18 +207,34 @@ BASE = 'id = "a"\nchannel = "chat"\nstate = "open"\nmodified_on = "2026-11-25T11
         ("[[conversations]]\n" + BASE.replace('"chat"', '"fax"'), ["'a'", "#1", "channel", "'fax'"]),
         ("[[conversations]]\n" + BASE.replace('"open"', '"pending"'), ["'a'", "#1", "state", "'pending'"]),
         ("[[conversations]]\n" + BASE.replace("11:00:00Z", "11:00:00"), ["'a'", "#1", "modified_on", "timezone"]),
-        ("[[conversations]]\n" + BASE.replace('"2026-11-25T11:00:00Z"', "2026-11-25T11:00:00"),
-         ["'a'", "#1", "modified_on", "timezone"]),
+        (
+            "[[conversations]]\n" + BASE.replace('"2026-11-25T11:00:00Z"', "2026-11-25T11:00:00"),
+            ["'a'", "#1", "modified_on", "timezone"],
+        ),
         ("[[conversations]]\n" + BASE.replace('"open"', '"waiting"'), ["'a'", "state", "cannot be waiting"]),
-        ("[[conversations]]\n" + BASE.replace('"chat"', '"voice"').replace('"open"', '"waiting"'),
-         ["'a'", "state", "voice", "cannot be waiting"]),
-        ("[[conversations]]\n" + BASE.replace('"chat"', '"case"').replace('"open"', '"waiting"'),
-         ["'a'", "state", "case", "cannot be waiting"]),
+        (
+            "[[conversations]]\n" + BASE.replace('"chat"', '"voice"').replace('"open"', '"waiting"'),
+            ["'a'", "state", "voice", "cannot be waiting"],
+        ),
+        (
+            "[[conversations]]\n" + BASE.replace('"chat"', '"case"').replace('"open"', '"waiting"'),
+            ["'a'", "state", "case", "cannot be waiting"],
+        ),
         ('conversations = "x"\n', ["conversations"]),
         ("x = [", ["not valid TOML"]),
     ],
-    ids=["duplicate", "channel", "state", "no offset", "local datetime", "waiting chat", "waiting voice",
-         "waiting case", "not tables", "invalid"],
+    ids=[
+        "duplicate",
+        "channel",
+        "state",
+        "no offset",
+        "local datetime",
+        "waiting chat",
+        "waiting voice",
+        "waiting case",
+        "not tables",
+        "invalid",
+    ],
 )
 def test_invalid_toml_store_is_named(tmp_path: Path, content: str, expected: list[str]) -> None:
     path = tmp_path / "store.toml"
@@ -229,6 +258,7 @@ def test_invalid_toml_store_is_not_written(cli, toml_store: Path) -> None:  # ty
     assert toml_store.read_bytes() == before
     assert os.stat(toml_store).st_mtime_ns == 1_000_000_000
 
+
 ROW = '{"id": "a", "channel": "chat", "state": "open", "modified_on": "2026-11-25T11:00:00Z"'
 
 
@@ -250,6 +280,7 @@ def test_a_toml_store_does_not_grow_blank_lines_on_each_rewrite(
     for minute in range(1, 5):
         touched = cli("conversations", "touch", "a", "--now", f"2026-11-25T11:0{minute}:00Z")
         assert touched.exit_code == 0, touched.stderr
+
     def without_marker(text: str) -> str:  # ocac's own [ocac] table names the last run
         return text.split("\n[ocac]")[0]
 
@@ -282,8 +313,10 @@ def test_a_value_toml_cannot_hold_is_refused_with_exit_2(
 def test_null_fields_imported_into_a_toml_store_are_left_out(tmp_path: Path, cli: Any) -> None:
     store = tmp_path / "store.toml"
     source = tmp_path / "in.json"
-    source.write_text('[{"id": "n1", "channel": "chat", "state": "open", "modified_on": "2026-11-25T10:00:00Z", '
-                      '"note": null, "kept": 1}]')
+    source.write_text(
+        '[{"id": "n1", "channel": "chat", "state": "open", "modified_on": "2026-11-25T10:00:00Z", '
+        '"note": null, "kept": 1}]'
+    )
     result = cli("--store", str(store), "conversations", "import", str(source))
     assert result.exit_code == 0, result.output
     [conversation] = tomllib.loads(store.read_text())["conversations"]

@@ -56,10 +56,11 @@ def instant(text: str | None, store: Store | None = None) -> datetime:
     return store.clock() if store is not None else wall_clock()
 
 
-def config_of(ctx: typer.Context) -> LoadedConfig:
-    """The configuration file, validated (a named file that is missing is refused)."""
+def config_of(ctx: typer.Context, *, editing: bool = False) -> LoadedConfig:
+    """The configuration file, validated. A named file that is missing is refused, unless it is being edited
+    (`config set` creates it)."""
     s = settings(ctx)
-    return load_config(s.config_path, required=s.config_explicit)
+    return load_config(s.config_path, required=s.config_explicit and not editing)
 
 
 def store_of(ctx: typer.Context) -> Store:

@@ -77,7 +77,9 @@ def list_(
     states = frozenset(parse_state(s) for s in state or ())
     if not states and not all_:
         states = NOT_CLOSED
-    selection = Selection(frozenset(parse_channel(c) for c in channel or ()), states, workstream)
+    stream = None if workstream is None else config_of(ctx).policy.workstream(workstream_key(workstream))
+    names = None if workstream is None else (stream.keys if stream else frozenset({workstream_key(workstream)}))
+    selection = Selection(frozenset(parse_channel(c) for c in channel or ()), states, names)
     minutes = _due_within(due_within)
     store = store_of(ctx)
     at = instant(now, store)
@@ -93,7 +95,7 @@ def list_(
         documents = [row.to_json() for row in listing.rows]
         render.print_csv(columns, [["" if d[c] is None else str(d[c]) for c in columns] for d in documents])
         return
-    if not listing.rows:
+    if not listing.total:
         render.message("no conversations match" + ("" if all_ or state else " (closed ones are left out: --all)"))
         return
     table = render.table("id", "channel", "state", "idle", "due", "moves to")
@@ -258,7 +260,8 @@ def import_(
         None,
         "--persistent-workstream",
         metavar="ID",
-        help="(dataverse) A live-chat workstream that is persistent chat (repeatable).",
+        help="(dataverse) A live-chat workstream that is persistent chat (repeatable). Not needed for "
+        "workstreams configured as persistent-chat ('ocac workstream import').",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Write nothing; report what would change."),
     now: str | None = typer.Option(None, "--now", metavar="TIME", help=CHANGE_NOW_HELP),
@@ -266,7 +269,8 @@ def import_(
 ) -> None:
     """Import conversations, upserting by id; one bad row rejects the whole file.
 
-    Several files are one import (a Dataverse export in pages, say).
+    Several files are one import (a Dataverse export in pages, say). Dataverse rows whose status
+    or channel ocac has no name for are skipped and reported (docs/dataverse.md).
 
     Example: ocac conversations import export.csv --dry-run
     """
@@ -274,7 +278,8 @@ def import_(
     wanted = not json and (any(render.large(f) for f in files) or render.large(Path(s.store)))
     with render.progress(3, wanted=wanted) as step:
         step("reading " + ", ".join(f.name for f in files))
-        imported = read_import_files(files, file_format, set(persistent_workstream or ()))
+        policy = config_of(ctx).policy if file_format is Format.DATAVERSE else None  # workstreams match rows
+        imported = read_import_files(files, file_format, set(persistent_workstream or ()), policy)
         step("loading store")
         store = store_of(ctx)
         at = instant(now, store)

@@ -61,15 +61,15 @@ def status(
 
 
 def _check(summary: Summary, limit: int, json: bool) -> None:
-    age = summary.sweep_age_minutes
-    healthy = age is not None and age <= limit
+    last, age = summary.last_sweep, summary.sweep_age_minutes
+    healthy = last is not None and (summary.now - last.at).total_seconds() <= limit * 60
     if json:
         render.print_json(summary.to_json() | {"healthy": healthy, "max_sweep_age_minutes": limit})
-    if age is None:
+    if last is None or age is None:
         raise CheckFailed("no sweep recorded in this store: is the sweep scheduled (cron, systemd timer)?")
     if not healthy:
         raise CheckFailed(
-            f"the last sweep was {format_idle(age)} ago (at {summary.last_sweep.at if summary.last_sweep else '?'}), "
+            f"the last sweep was {format_idle(age)} ago (at {render.instant(last.at)}), "
             f"more than {format_idle(limit)}: is the sweep still scheduled?"
         )
     if not json:

@@ -8,6 +8,7 @@ import typer
 
 from ocac import render
 from ocac.cli.common import JSON_HELP, settings, store_of, sub_app
+from ocac.errors import StoreError
 from ocac.model import State
 from ocac.store import StoreInfo, open_store
 
@@ -84,6 +85,8 @@ def copy(
     """
     lock_timeout = settings(ctx).lock_timeout
     with closing(open_store(source, lock_timeout)) as origin, closing(open_store(destination, lock_timeout)) as target:
+        if not origin.exists():
+            raise StoreError(f"store {origin.location} does not exist: nothing to copy (check SOURCE)")
         dump = origin.dump()
         with render.counter(dump.total, wanted=not json, description="copying") as advance:
             count = target.fill(dump, replace=replace, progress=advance)

@@ -54,13 +54,15 @@ def run(
     wanted = not quiet and not json and spec.path is not None and render.large(spec.path)
     with render.progress(1, wanted=wanted) as step:
         step("sweeping")
-        result = run_sweep(store, loaded.policy, audit(at), dry_run=dry_run, config=loaded.source)
+        details = json or not quiet or argv is not None
+        result = run_sweep(store, loaded.policy, audit(at), dry_run=dry_run, config=loaded.source, details=details)
     if json:
         render.print_json(result.to_json())
     elif not quiet:
         if result.skipped:
             render.message(f"sweep skipped: {result.skipped}")
-        elif not result.considered and not store.exists():
+            return
+        if not result.considered and not store.exists():
             render.message(f"ocac: warning: store {store.location} does not exist: nothing to sweep (check --store)")
         print_result(result)
     if argv and result.written:

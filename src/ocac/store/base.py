@@ -46,14 +46,15 @@ class Selection:
 
     channels: frozenset[Channel] = frozenset()
     states: frozenset[State] = frozenset()
-    workstream: str | None = None
+    workstreams: frozenset[str] | None = None
+    """What a conversation's workstream may say to be selected (a workstream's name and id), or None: any."""
 
     def matches(self, conversation: Conversation) -> bool:
         """Whether a conversation passes the selection."""
         return (
             (not self.channels or conversation.channel in self.channels)
             and (not self.states or conversation.state in self.states)
-            and (self.workstream is None or conversation.workstream == self.workstream)
+            and (self.workstreams is None or conversation.workstream in self.workstreams)
         )
 
 
@@ -90,10 +91,18 @@ class SweepOutcome:
     """What a sweep moved, of how many conversations, and whether it ran at all."""
 
     transitions: list[Transition]
+    """The moves, soonest due first (empty when the caller asked for the count only)."""
     considered: int
     written: bool
     skipped: str | None = None
     """Why the sweep did not run (another sweep holds the store), or None."""
+    moved: int | None = None
+    """How many moved, when `transitions` was not asked for."""
+
+    @property
+    def count(self) -> int:
+        """How many conversations moved."""
+        return len(self.transitions) if self.moved is None else self.moved
 
 
 @dataclass(frozen=True)
@@ -220,8 +229,12 @@ class Store(Protocol):
 
     def set_record_deleted(self, record_id: str, deleted: bool, audit: Audit, *, dry_run: bool) -> RecordChange: ...
 
-    def sweep(self, policy: Policy, audit: Audit) -> SweepOutcome:
-        """Move every conversation due at `audit.at` one step, with one audit record each."""
+    def sweep(self, policy: Policy, audit: Audit, *, details: bool = True) -> SweepOutcome:
+        """Move every conversation due at `audit.at` one step, with one audit record each.
+
+        Without `details` a store may leave the transitions out of the outcome (a quiet cron run
+        prints nothing, so a million-row sweep need not build them).
+        """
         ...
 
     def record(self, records: Sequence[AuditRecord]) -> None:

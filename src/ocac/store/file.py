@@ -18,11 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import msgspec
-
 from ocac import fsutil
 from ocac.audit import Audit, AuditRecord, HistoryQuery, SweepSummary, sweep_counts
-from ocac.errors import NotFound, Refused, StoreError
+from ocac.errors import NotFound, Refused
 from ocac.instants import format_instant, parse_instant, wall_clock
 from ocac.model import KNOWN_FIELDS, Action, Channel, Conversation, State
 from ocac.policy import Policy, Transition, plan
@@ -56,6 +54,8 @@ class Codec(Protocol):
     def fields_of(self, document: Document, index: int) -> dict[str, Any]: ...
 
     def extras_of(self, document: Document, index: int) -> dict[str, Any]: ...
+
+    def require_utf8(self, document: Document) -> None: ...
 
 
 class FileStore:
@@ -260,7 +260,7 @@ class FileStore:
                 write.commit(audit, action, [audit.record(action, detail={"record_id": record_id, "linked": linked})])
             return RecordChange(True, linked)
 
-    def sweep(self, policy: Policy, audit: Audit) -> SweepOutcome:
+    def sweep(self, policy: Policy, audit: Audit, *, details: bool = True) -> SweepOutcome:
         if not self.exists():
             return SweepOutcome([], 0, False)  # nothing to sweep: no lock, no folders made
         with self._writing() as write:
@@ -289,15 +289,11 @@ class FileStore:
     def dump(self) -> Dump:
         document = self._load(writable=True)
         codec = self._codec
+        self._codec.require_utf8(document)  # unknown fields are copied as they are: they must be text
 
         def conversations() -> Iterator[Incoming]:
             for index, conversation in enumerate(document.conversations):
-                extras = codec.extras_of(document, index)
-                for name, value in extras.items():
-                    if isinstance(value, msgspec.Raw) and not _is_utf8(value):
-                        raise StoreError(f"store {self.location}: conversation '{conversation.id}': {name}: "
-                                         "not UTF-8 text: fix the file or restore a backup")  # fmt: skip
-                yield Incoming(conversation, extras)
+                yield Incoming(conversation, codec.extras_of(document, index))
 
         trail = self._trail()
         history = trail.read(document.meta.committed_run)
@@ -392,14 +388,6 @@ def _alongside(task: Callable[[], None]) -> Iterator[None]:
         worker.join()
     if failures:
         raise failures[0]
-
-
-def _is_utf8(raw: msgspec.Raw) -> bool:
-    try:
-        bytes(raw).decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _apply(document: Document, transitions: list[Transition], now: datetime) -> None:

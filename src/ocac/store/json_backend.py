@@ -60,6 +60,13 @@ def decode(path: Path, data: bytes, *, writable: bool) -> Document:
     return Document(path, conversations, set(deleted), meta, state, len(conversations))
 
 
+def require_utf8(document: Document) -> None:
+    """Refuse a store whose bytes are not all UTF-8 (unknown fields included), before they are copied."""
+    state: _State | None = document.backend_state
+    if state is not None:
+        _require_utf8(document.path, state.data)
+
+
 def _require_utf8(path: Path, data: bytes) -> None:
     """Refuse a store that is not UTF-8, naming the first bad byte."""
     try:

@@ -76,7 +76,10 @@ BATCH = 10_000
 """Rows a sweep moves per transaction."""
 SCHEMA_LOCK = 0x6F636163_00000001
 """Advisory lock keys: "ocac" and a number, so that they do not clash with other applications'."""
-SWEEP_LOCK = 0x6F636163_00000002
+SWEEP_LOCK = 0x6F636163
+"""The sweep lock's first key ("ocac"); the second is the schema's hash."""
+RECORD_LOCK = 0x6F636164
+"""The first key of a linked record's lock; the second hashes the schema and the record."""
 CONNECT_TIMEOUT = 10
 Q = queries("postgresql.sql")
 _SELECT = "SELECT c.id, c.channel, c.state, c.modified_on, c.workstream, c.record_id, c.created_on, c.network"
@@ -387,7 +390,7 @@ class PostgresStore:
 
     def set_record_deleted(self, record_id: str, deleted: bool, audit: Audit, *, dry_run: bool) -> RecordChange:
         with self._writing() as db:
-            db.execute(Q["lock-records"], (SCHEMA_LOCK >> 32, record_id))  # one change of a record at a time
+            db.execute(Q["lock-records"], (RECORD_LOCK, record_id))  # one change of a record at a time
             linked = db.execute(Q["linked-count"], (record_id,)).fetchone()[0]  # type: ignore[index]
             present = bool(db.execute(Q["is-record-deleted"], (record_id,)).fetchone()[0])  # type: ignore[index]
             if present == deleted:
@@ -399,7 +402,7 @@ class PostgresStore:
                 db.execute(Q["insert-history"], history_row(record, _same))
             return RecordChange(True, linked)
 
-    def sweep(self, policy: Policy, audit: Audit) -> SweepOutcome:
+    def sweep(self, policy: Policy, audit: Audit, *, details: bool = True) -> SweepOutcome:
         lock = self._open()  # its own connection: its transaction holds the sweep lock to the end
         try:
             with self._guard(), lock.transaction():

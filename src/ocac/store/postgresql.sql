@@ -72,7 +72,8 @@ INSERT INTO ocac_migrations (version) VALUES (%s);
 SELECT pg_advisory_xact_lock(%s);
 
 -- name: try-lock-sweep
-SELECT pg_try_advisory_xact_lock(%s);
+-- Per schema: two stores in one database do not hold up each other's sweeps.
+SELECT pg_try_advisory_xact_lock(%s, hashtext(current_schema()));
 
 -- name: clock
 SELECT date_trunc('second', statement_timestamp());
@@ -153,7 +154,7 @@ SELECT count(*) FROM ocac_conversations
 WHERE record_id = %s AND channel = 'case' AND state IN ('open', 'active');
 
 -- name: lock-records
-SELECT pg_advisory_xact_lock(%s, hashtext(%s));
+SELECT pg_advisory_xact_lock(%s, hashtext(current_schema() || '/' || %s));
 
 -- name: stored-of
 SELECT id, channel, state, modified_on, workstream, record_id, created_on, network, extra::text

@@ -110,8 +110,8 @@ def selection_condition(selection: Selection | None, p: Params) -> str:
         parts.append(f"c.channel IN {p.many(str(c) for c in selection.channels)}")
     if selection.states:
         parts.append(f"c.state IN {p.many(str(s) for s in selection.states)}")
-    if selection.workstream is not None:
-        parts.append(f"c.workstream = {p(selection.workstream)}")
+    if selection.workstreams is not None:
+        parts.append(f"c.workstream IN {p.many(selection.workstreams)}" if selection.workstreams else "FALSE")
     return " AND ".join(parts) or "TRUE"
 
 

@@ -22,10 +22,10 @@ from typing import Any
 import msgspec
 
 from ocac import fsutil
-from ocac.audit import Audit, AuditRecord, HistoryQuery, SweepSummary, sweep_counts
+from ocac.audit import Audit, AuditRecord, HistoryQuery, SweepSummary
 from ocac.errors import FileAccessError, LockTimeout, NotFound, Refused, StoreError
-from ocac.instants import format_instant, wall_clock
-from ocac.model import NOT_CLOSED, Action, Channel, Conversation, State
+from ocac.instants import format_instant, minutes_between, wall_clock
+from ocac.model import NOT_CLOSED, Action, Channel, Conversation, Reason, State
 from ocac.policy import Cutoff, Policy, Transition, cutoffs
 from ocac.store.base import (
     Change,
@@ -51,7 +51,6 @@ from ocac.store.sql import (
     history_row,
     queries,
     record_of,
-    records_of,
     selection_condition,
     to_micros,
 )
@@ -61,6 +60,8 @@ MIGRATIONS = {1: "migration-1"}
 """Schema versions and the named query that brings a database to each, applied in order."""
 
 _HEADER = b"SQLite format 3\x00"
+CACHE_KIB = 32768
+"""The page cache of a connection: 32 MiB, so a mass sweep's index updates are not written out page by page."""
 _SELECT = "SELECT c.id, c.channel, c.state, c.modified_us, c.workstream, c.record_id, c.created_us, c.network"
 _BATCH = 5000
 Q = queries("sqlite.sql")
@@ -120,6 +121,7 @@ class SqliteStore:
                 self.path, timeout=self.lock_timeout, isolation_level=None, check_same_thread=False
             )
             connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # a sweep's index updates stay in memory
             connection.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as error:
             raise self._error(error, "open") from None
@@ -414,23 +416,26 @@ class SqliteStore:
                 db.execute(Q["insert-history"], history_row(record, to_micros))
             return RecordChange(True, linked)
 
-    def sweep(self, policy: Policy, audit: Audit) -> SweepOutcome:
+    def sweep(self, policy: Policy, audit: Audit, *, details: bool = True) -> SweepOutcome:
         if not self.exists():
             return SweepOutcome([], 0, False)  # nothing to sweep: no database made
-        now = audit.at
+        now, micros = audit.at, to_micros(audit.at)
         with self._writing() as db:
-            planned: list[Transition] = []
+            db.execute(Q["create-moves"])
+            db.execute(Q["clear-moves"])
             for cell in cutoffs(policy, now):
-                query, values = _due_query(cell, None, None)
-                planned.extend(cell.transition(_conversation(row), now) for row in db.execute(query, values))
-            moved = order_due(planned, None)
-            _apply(db, moved, audit)
-            records = sweep_counts(records_of(moved, audit))
-            summary = SweepSummary(audit.run_id, now, len(moved), records)
-            db.execute(Q["insert-sweep"], (audit.run_id, to_micros(now), audit.by, len(moved),
-                                           msgspec.json.encode(summary.detail()).decode()))  # fmt: skip
+                query, values = _moves_query(cell)
+                db.execute(query, values)
+            db.execute(Q["history-of-moves"], (audit.run_id, micros, audit.by, micros))
+            db.execute(Q["apply-moves"], (micros,))
+            moved = [_moved(row, now) for row in db.execute(Q["moves"])] if details else []
+            counts = {(c, to, reason): n for c, to, reason, n in db.execute(Q["move-counts"])}
+            total = sum(counts.values())
+            detail = msgspec.json.encode(SweepSummary(audit.run_id, now, total, counts).detail()).decode()
+            db.execute(Q["insert-sweep"], (audit.run_id, micros, audit.by, total, detail))
             considered = db.execute(Q["conversation-count"]).fetchone()[0]
-        return SweepOutcome(moved, considered, bool(moved))
+            db.execute(Q["clear-moves"])
+        return SweepOutcome(moved, considered, bool(total), moved=total)
 
     def record(self, records: Sequence[AuditRecord]) -> None:
         if not records:
@@ -466,6 +471,8 @@ class SqliteStore:
                     raise Refused(f"store {self.location} is not empty: add --replace to overwrite it")
                 for statement in _statements(Q["wipe"]):
                     db.execute(statement)
+            for statement in _statements(Q["drop-secondary-indexes"]):  # built once after the load: faster
+                db.execute(statement)
             count = 0
             batch: list[tuple[Any, ...]] = []
             for item in dump.conversations:
@@ -477,6 +484,8 @@ class SqliteStore:
                     progress(count)
             db.executemany(Q["insert-conversation"], batch)
             count += len(batch)
+            for statement in _statements(Q["create-secondary-indexes"]):
+                db.execute(statement)
             db.executemany(Q["insert-deleted-record"], ((r,) for r in dump.deleted_records))
             db.executemany(Q["insert-history"], (history_row(r, to_micros) for r in dump.history))
             if dump.last_sweep is not None:
@@ -503,14 +512,28 @@ def _due_query(cell: Cutoff, selection: Selection | None, limit: int | None) -> 
     return sql, p.values
 
 
-def _apply(db: sqlite3.Connection, transitions: list[Transition], audit: Audit) -> None:
-    """Move the conversations (only if still as planned) and add their history rows."""
-    now = to_micros(audit.at)
-    db.executemany(
-        "UPDATE ocac_conversations SET state = ?, modified_us = ? WHERE id = ? AND state = ? AND modified_us = ?",
-        ((str(t.to_state), now, t.id, str(t.from_state), to_micros(t.modified_on)) for t in transitions),
+def _moves_query(cell: Cutoff) -> tuple[str, list[Any]]:
+    """Collect a cell's due conversations into the sweep's moves (one index range scan)."""
+    p = Params("?")
+    target, reason, rule, threshold = p(str(cell.target)), p(str(cell.reason)), p(cell.rule), p(cell.threshold_minutes)
+    span = p(cell.threshold_minutes * 60_000_000)
+    where = cell_condition(cell, p, to_micros, "modified_us")
+    query = (
+        "INSERT INTO temp.ocac_moves SELECT c.id, c.channel, c.state, "
+        f"{target}, {reason}, {rule}, {threshold}, c.modified_us, c.modified_us + {span}, "
+        f"c.workstream, c.record_id, c.created_us, c.network FROM ocac_conversations c WHERE {where}"
     )
-    db.executemany(Q["insert-history"], (history_row(r, to_micros) for r in records_of(transitions, audit)))
+    return query, p.values
+
+
+def _moved(row: tuple[Any, ...], now: datetime) -> Transition:
+    """A row of the sweep's moves as the transition it made."""
+    conversation = _conversation(row)
+    to_state, reason, rule, threshold = row[8], row[9], row[10], row[11]
+    return Transition(
+        conversation.id, conversation.channel, conversation.state, State(to_state), Reason(reason), rule, threshold,
+        minutes_between(conversation.modified_on, now), conversation.modified_on, conversation,
+    )  # fmt: skip
 
 
 def _conversation(row: tuple[Any, ...]) -> Conversation:

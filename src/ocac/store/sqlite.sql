@@ -173,3 +173,47 @@ SELECT count(*) FROM ocac_conversations;
 SELECT run_id, action, at_us, by, conversation_id, channel, from_state, to_state, reason, rule,
        threshold_minutes, idle_minutes, detail
 FROM ocac_history ORDER BY seq;
+
+-- name: create-moves
+-- A sweep's moves, collected cell by cell, then written to the history and the conversations in two
+-- set-based statements (no row crosses into Python to be written).
+CREATE TEMP TABLE IF NOT EXISTS ocac_moves (
+    id TEXT NOT NULL, channel TEXT, from_state TEXT, to_state TEXT, reason TEXT, rule TEXT,
+    threshold INTEGER, modified_us INTEGER, due_us INTEGER, workstream TEXT, record_id TEXT, created_us INTEGER,
+    network TEXT
+);  -- no key: the cells never overlap, and the update looks each move up by the store's own key
+
+-- name: clear-moves
+DELETE FROM temp.ocac_moves;
+
+-- name: history-of-moves
+INSERT INTO ocac_history (run_id, action, at_us, by, conversation_id, channel, from_state, to_state, reason, rule,
+                          threshold_minutes, idle_minutes)
+SELECT ?, 'sweep', ?, ?, id, channel, from_state, to_state, reason, rule, threshold, (? - modified_us) / 60000000
+FROM temp.ocac_moves ORDER BY due_us, id;
+
+-- name: apply-moves
+UPDATE ocac_conversations SET state = m.to_state, modified_us = ?
+FROM temp.ocac_moves AS m WHERE ocac_conversations.id = m.id;
+
+-- name: moves
+SELECT id, channel, from_state, modified_us, workstream, record_id, created_us, network, to_state, reason, rule,
+       threshold
+FROM temp.ocac_moves ORDER BY due_us, id;
+
+-- name: move-counts
+SELECT channel, to_state, reason, count(*) FROM temp.ocac_moves GROUP BY channel, to_state, reason;
+
+-- name: drop-secondary-indexes
+DROP INDEX ocac_conversations_due;
+DROP INDEX ocac_conversations_workstream;
+DROP INDEX ocac_conversations_record;
+DROP INDEX ocac_conversations_cell;
+
+-- name: create-secondary-indexes
+CREATE INDEX ocac_conversations_due ON ocac_conversations (channel, state, modified_us, id)
+    WHERE state <> 'closed';
+CREATE INDEX ocac_conversations_workstream ON ocac_conversations (workstream, state, modified_us, id)
+    WHERE state <> 'closed';
+CREATE INDEX ocac_conversations_record ON ocac_conversations (record_id) WHERE record_id IS NOT NULL;
+CREATE INDEX ocac_conversations_cell ON ocac_conversations (channel, state);

@@ -149,6 +149,10 @@ def fields_of(document: Document, index: int) -> dict[str, Any]:
     return {k: stored_value(v) for k, v in table.items()}
 
 
+def require_utf8(document: Document) -> None:
+    """A TOML store was read as text: it is UTF-8 already."""
+
+
 def extras_of(document: Document, index: int) -> dict[str, Any]:
     """The unknown fields of the conversation at `index`, as plain values."""
     if index in document.replaced:
