@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The long version of the reliability suite: concurrency and kill -9 rounds until time is up.
+"""The long version of the process suite (tests/process): concurrency and kill -9 rounds until time is up.
 
     .venv/bin/python tests/reliability/soak.py --seconds 300
     .venv/bin/python tests/reliability/soak.py --seconds 3600 --conversations 200000 --seed 7 --keep
@@ -8,17 +8,19 @@ It repeats three rounds, each given up to `--round` seconds (default 60):
 
 - concurrency: sweeps with a moving --now, touch, set-state, add, import, config set and
   workstream set, plus readers, all at once against one store of `--concurrency-store`
-  conversations; then every acknowledged change is checked conversation by conversation
-  against the committed history (see `_scenarios.concurrency`);
+  conversations; then the committed audit trail, replayed from the initial store, must give
+  the final store, and hold exactly the acknowledged changes (see
+  `tests/process/_scenarios.concurrency`);
 - kill-sweep and kill-import: a store of `--conversations` conversations; `sweep run` or
   `conversations import` is killed with SIGKILL at random instants (spread over its measured
-  lifetime, and aimed at its write), and after each kill the store must be the old or the new
-  version, parse, keep its permissions, and agree with its history; temporary files and
-  uncommitted history are cleaned up by the next run (see `_scenarios.kill_campaign`).
+  lifetime) and at each step of its commit (`tests/process/_support.PHASES`), and after each
+  kill the store must be the old or the new version, parse, keep its permissions, and agree
+  with its history; temporary files and uncommitted records are cleaned up by the next run
+  (see `tests/process/_scenarios.kill_campaign`).
 
 Each round prints one line. The first broken promise stops the soak with exit status 1, the
 evidence on stderr, and the round's folder kept for inspection (it is removed on success
-unless --keep). The pytest suite in this folder runs the same scenarios small enough for CI.
+unless --keep). tests/process runs the same scenarios small enough for CI.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from reliability._scenarios import concurrency, kill_campaign, prepare_campaign  # noqa: E402
-from reliability._support import Tally  # noqa: E402
+from process._scenarios import concurrency, kill_campaign, prepare_campaign  # noqa: E402
+from process._support import Tally, prepare_change  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,11 +85,12 @@ def _round(kind: str, folder: Path, budget: float, seed: int, options: argparse.
         totals.add("commands", report.commands)
         totals.add("sweeps committed", report.sweeps_committed)
         return report.line()
-    campaign = prepare_campaign(folder, kind.removeprefix("kill-"), count=options.conversations, seed=seed)
+    change = prepare_change(folder, kind.removeprefix("kill-"), count=options.conversations, seed=seed)
+    campaign = prepare_campaign(change)
     stop = time.monotonic() + budget
     batches = 0
-    while time.monotonic() < stop - 2 * campaign.duration - 1:
-        kill_campaign(campaign, kills=8, aimed=3, seed=seed * 100 + batches)  # each batch ends with a clean run
+    while time.monotonic() < stop - 20 * campaign.duration - 1:  # a batch: 8 + 9 kills and a clean run
+        kill_campaign(campaign, kills=8, phases=True, seed=seed * 100 + batches)
         batches += 1
     for key, value in campaign.tally.counts.items():
         totals.add(f"{kind}: {key}", value)

@@ -18,17 +18,22 @@ from typing import Any
 
 import pytest
 
-from ocac import store
-
-from ._support import (
+from ocac.model import Action, State
+from ocac.store import Selection
+from ocac.store.trail import trail_path
+from process._support import (
     CONFIG,
     ENV,
+    as_shown,
     assert_clean_failure,
+    committed,
     generate_store,
     ocac_argv,
+    opened,
     run,
     snapshot,
     temp_files,
+    trail_bytes,
     unprivileged_user,
 )
 
@@ -50,7 +55,7 @@ CONFIG_READERS: list[tuple[str, ...]] = [
     ("config", "show"), ("workstream", "list"), ("sweep", "run", "--dry-run", "--now", NOW)
 ]  # fmt: skip
 CONFIG_WRITERS: list[tuple[str, ...]] = [
-    ("config", "set", "chat", "open", "25m"), ("workstream", "set", "W", "--channel", "sms")
+    ("workstream", "set", "W", "--channel", "sms"), ("config", "set", "chat", "open", "25m")
 ]  # fmt: skip
 
 
@@ -73,9 +78,7 @@ def _folder_state(folder: Path) -> dict[str, bytes | None]:
     return state
 
 
-def _refused_everywhere(
-    cli: Any, folder: Path, commands: list[tuple[str, ...]], code: int, *needles: str
-) -> None:
+def _refused_everywhere(cli: Any, folder: Path, commands: list[tuple[str, ...]], code: int, *needles: str) -> None:
     before = _folder_state(folder)
     for args in commands:
         result = cli(*args)
@@ -110,27 +113,37 @@ BROKEN_STORES = {
         "nested too deeply",
     ),
     "duplicate-ids": (
-        json.dumps({"conversations": [
-            {"id": "dup", "channel": "chat", "state": "open", "modified_on": NOW},
-            {"id": "dup", "channel": "voice", "state": "open", "modified_on": NOW},
-        ]}).encode(),
+        json.dumps(
+            {
+                "conversations": [
+                    {"id": "dup", "channel": "chat", "state": "open", "modified_on": NOW},
+                    {"id": "dup", "channel": "voice", "state": "open", "modified_on": NOW},
+                ]
+            }
+        ).encode(),
         "duplicate id 'dup'",
     ),  # fmt: skip
     "id-of-10mb-with-a-bad-channel": (
-        json.dumps({"conversations": [{"id": "i" * 10_000_000, "channel": "fax", "state": "open",
-                                       "modified_on": NOW}]}).encode(),  # fmt: skip
+        json.dumps(
+            {"conversations": [{"id": "i" * 10_000_000, "channel": "fax", "state": "open", "modified_on": NOW}]}
+        ).encode(),  # fmt: skip
         "fax",
     ),
     "id-with-newline-duplicated": (
-        json.dumps({"conversations": [
-            {"id": "a\nb", "channel": "chat", "state": "open", "modified_on": NOW},
-            {"id": "a\nb", "channel": "chat", "state": "open", "modified_on": NOW},
-        ]}).encode(),
+        json.dumps(
+            {
+                "conversations": [
+                    {"id": "a\nb", "channel": "chat", "state": "open", "modified_on": NOW},
+                    {"id": "a\nb", "channel": "chat", "state": "open", "modified_on": NOW},
+                ]
+            }
+        ).encode(),
         "duplicate id",
     ),  # fmt: skip
     "negative-history-size": (
-        json.dumps({"conversations": [], "ocac": {"last_sweep": {"run_id": "r", "at": NOW, "moved": 0,
-                                                                 "history_size": -1}}}).encode(),  # fmt: skip
+        json.dumps(
+            {"conversations": [], "ocac": {"last_sweep": {"run_id": "r", "at": NOW, "moved": 0, "history_size": -1}}}
+        ).encode(),  # fmt: skip
         "history_size",
     ),
 }
@@ -158,7 +171,8 @@ def test_a_deeply_nested_unknown_field_that_loads_is_shown_and_kept(cli: Any, st
     swept = cli("sweep", "run", "--now", NOW)
     assert swept.exit_code == 0, swept.stderr
     assert nested in store_path.read_bytes()
-    assert store.load(store_path).conversations[0].state == "closed"
+    stored = opened(store_path).get("a")
+    assert stored is not None and stored.conversation.state is State.CLOSED
 
 
 # ------------------------------------------------------------------------------------ the config
@@ -204,10 +218,12 @@ BROKEN_IMPORTS = {
     "empty": (b"", "is not valid JSON"),
     "truncated": (b'[{"id": "a", "channel": "ch', "is not valid JSON"),
     "not-utf8-in-a-field": (
-        b'[{"id": "a\xff", "channel": "chat", "modified_on": "2026-11-25T12:00:00Z"}]', "not UTF-8"
+        b'[{"id": "a\xff", "channel": "chat", "modified_on": "2026-11-25T12:00:00Z"}]',
+        "not UTF-8",
     ),
     "not-utf8-in-an-unknown-field": (
-        b'[{"id": "a", "channel": "chat", "modified_on": "2026-11-25T12:00:00Z", "note": "\xff"}]', "not UTF-8"
+        b'[{"id": "a", "channel": "chat", "modified_on": "2026-11-25T12:00:00Z", "note": "\xff"}]',
+        "not UTF-8",
     ),
     "array-of-numbers": (b"[1, 2]", "expected"),
     "string-10mb": (b'"' + b"s" * 10_000_000 + b'"', "expected"),
@@ -218,7 +234,8 @@ BROKEN_IMPORTS = {
         "duplicate id 'd'",
     ),
     "channel-of-10mb": (
-        b'[{"id": "a", "channel": "' + b"c" * 10_000_000 + b'", "modified_on": "2026-11-25T12:00:00Z"}]', "channel"
+        b'[{"id": "a", "channel": "' + b"c" * 10_000_000 + b'", "modified_on": "2026-11-25T12:00:00Z"}]',
+        "channel",
     ),
     "time-without-offset": (b'[{"id": "a", "channel": "chat", "modified_on": "2026-11-25T12:00:00"}]', "no offset"),
 }
@@ -253,20 +270,62 @@ def test_a_folder_where_the_store_should_be(cli: Any, tmp_path: Path, store_path
 
 
 def test_a_folder_where_the_config_should_be(cli: Any, tmp_path: Path, config_path: Path) -> None:
+    config_path.unlink()
     config_path.mkdir()
     _refused_everywhere(cli, tmp_path, CONFIG_READERS + CONFIG_WRITERS, 4, "is a directory")
 
 
 def test_a_folder_where_the_history_should_be(cli: Any, tmp_path: Path, store_path: Path) -> None:
     store_path.write_bytes(VALID)
-    store.history_path(store_path).mkdir()
-    _refused_everywhere(cli, tmp_path, [("sweep", "run", "--now", NOW), ("history",)], 4, "history")
+    trail_path(store_path).mkdir()
+    _refused_everywhere(cli, tmp_path, [("sweep", "run", "--now", NOW), ("history",)], 4, "history", "is a directory")
     assert cli("conversations", "list", "--now", NOW).exit_code == 0
 
 
-def test_a_folder_where_the_lock_file_should_be(
-    cli: Any, tmp_path: Path, store_path: Path, config_path: Path
+SPECIAL_COMMANDS: dict[str, list[tuple[str, ...]]] = {
+    "store": [("conversations", "list", "--json", "--now", NOW), ("sweep", "run", "--now", NOW)],
+    "config": [("config", "show"), ("config", "set", "chat", "open", "25m")],
+    "history": [("history",), ("sweep", "run", "--now", NOW)],
+    "import": [("conversations", "import", "IMPORT")],
+}
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+@pytest.mark.parametrize("role", list(SPECIAL_COMMANDS))
+def test_a_special_file_is_refused_without_hanging(
+    cli: Any, tmp_path: Path, store_path: Path, config_path: Path, role: str, kind: str
 ) -> None:
+    """A FIFO would block a reader forever, /dev/zero would flood it: both are refused at once."""
+    if role != "store":
+        store_path.write_bytes(VALID)
+    path = {"store": store_path, "config": config_path, "history": trail_path(store_path),
+            "import": tmp_path / "import.json"}[role]  # fmt: skip
+    path.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        os.symlink("/dev/zero", path)
+    commands = [tuple(str(path) if a == "IMPORT" else a for a in args) for args in SPECIAL_COMMANDS[role]]
+    before = _folder_state(tmp_path)
+    for args in commands:
+        result = cli(*args)
+        assert result.exit_code in (2, 4), (args, result.exit_code, result.stderr)
+        assert str(path.name) in _one_line(result), args
+        assert _folder_state(tmp_path) == before, f"{args} changed a file"
+
+
+def test_a_history_that_is_a_symbolic_link_is_never_opened(cli: Any, tmp_path: Path, store_path: Path) -> None:
+    store_path.write_bytes(VALID)
+    victim = tmp_path / "elsewhere.jsonl"
+    victim.write_bytes(b"precious\n")
+    os.symlink(victim, trail_path(store_path))
+    commands = [("history",), ("sweep", "run", "--now", NOW), ("records", "delete", "INC-1"),
+                ("conversations", "add", "--channel", "chat", "--id", "new-1", "--now", NOW)]  # fmt: skip
+    _refused_everywhere(cli, tmp_path, commands, 4, "symbolic link")
+    assert victim.read_bytes() == b"precious\n"
+
+
+def test_a_folder_where_the_lock_file_should_be(cli: Any, tmp_path: Path, store_path: Path, config_path: Path) -> None:
     store_path.write_bytes(VALID)
     config_path.write_text(CONFIG)
     for path in (store_path, config_path):
@@ -282,17 +341,20 @@ def test_a_file_where_the_parent_folder_should_be(cli: Any, tmp_path: Path, monk
 
 
 def test_a_missing_parent_folder(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Readers see an empty store and the defaults; writers create the folders (as for the default paths)."""
+    """Readers see an empty store; writers create the folders (as for the default paths)."""
     store_path = tmp_path / "new" / "data" / "conversations.json"
     config_path = tmp_path / "new" / "config" / "config.toml"
     monkeypatch.setenv("OCAC_STORE", str(store_path))
     monkeypatch.setenv("OCAC_CONFIG", str(config_path))
-    listed = cli("conversations", "list", "--json", "--now", NOW)
-    assert (listed.exit_code, listed.stdout.strip()) == (0, "[]")
+    shown = cli("history", "--json")
+    assert (shown.exit_code, shown.stdout.strip()) == (0, "[]")
+    listed = cli("conversations", "list", "--json", "--now", NOW)  # a named config that does not exist: refused
+    assert listed.exit_code == 2 and "does not exist" in _one_line(listed)
     assert not (tmp_path / "new").exists(), "a reader created folders"
     assert cli("conversations", "add", "--channel", "chat", "--id", "a", "--now", NOW).exit_code == 0
-    assert cli("config", "set", "chat", "open", "25m").exit_code == 0
-    assert [c.id for c in store.load(store_path).conversations] == ["a"]
+    assert [c.id for c in opened(store_path).select(Selection())] == ["a"]
+    created = cli("config", "set", "chat", "open", "25m")  # what the refusal above says creates the file
+    assert created.exit_code == 0, created.stderr
     assert config_path.read_text() == '[rules.chat]\nopen = "25m"\n'
 
 
@@ -312,6 +374,7 @@ def test_a_symlinked_store_and_config_keep_their_links(cli: Any, tmp_path: Path,
     real.mkdir()
     (real / "conversations.json").write_bytes(VALID)
     (real / "config.toml").write_text(CONFIG)
+    config_path.unlink()
     os.symlink(Path("real") / "conversations.json", store_path)  # relative links, as people make them
     os.symlink(real / "config.toml", config_path)
     before = snapshot(VALID)
@@ -326,7 +389,7 @@ def test_a_symlinked_store_and_config_keep_their_links(cli: Any, tmp_path: Path,
     assert (real / "conversations.history.jsonl").exists()
     assert not (tmp_path / "conversations.history.jsonl").exists()
     assert not temp_files(real / "conversations.json") and not temp_files(store_path)
-    shown = cli("history", "--json")
+    shown = cli("history", "--json", "--action", "sweep")
     assert len(json.loads(shown.stdout)) == sum(1 for k in after if after[k][0] != before[k][0])
 
 
@@ -374,9 +437,11 @@ def _run_as(user: str, folder: Path, *args: str) -> subprocess.CompletedProcess[
 
 
 def _data_folder(user: str, folder: Path) -> Path:
+    """The user's data folder, with an empty configuration (a test may replace it)."""
     data = folder / "data"
     data.mkdir()
     shutil.chown(data, user)
+    _owned(user, data / "config.toml", b"", 0o644)
     return data
 
 
@@ -444,14 +509,15 @@ def test_an_immutable_store_for_root_too(tmp_path: Path, store_path: Path) -> No
     if os.geteuid() != 0 or shutil.which("chattr") is None:
         pytest.skip("needs root and chattr")
     store_path.write_bytes(VALID)
+    config_path = tmp_path / "config.toml"
     if subprocess.run(["chattr", "+i", str(tmp_path)], capture_output=True, check=False).returncode:
         pytest.skip(f"the file system of {tmp_path} does not support chattr +i")
     try:
         for args in STORE_WRITERS:
-            result = run(ocac_argv(store_path, tmp_path / "config.toml", *args))
+            result = run(ocac_argv(store_path, config_path, *args))
             assert_clean_failure(result, 4, str(tmp_path))
             assert store_path.read_bytes() == VALID
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["conversations.json"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "conversations.json"]
     finally:
         subprocess.run(["chattr", "-i", str(tmp_path)], check=True)
 
@@ -462,40 +528,58 @@ def test_an_immutable_store_for_root_too(tmp_path: Path, store_path: Path) -> No
 def _swept_store(cli: Any, store_path: Path) -> bytes:
     store_path.write_bytes(VALID)
     assert cli("sweep", "run", "--now", NOW).exit_code == 0
-    history = store.history_path(store_path).read_bytes()
+    history = trail_bytes(store_path)
     assert history.count(b"\n") > 1
     return history
 
 
 @pytest.mark.parametrize("damage", [b'{"run_id": "r\xff"}\n', b"not json\n", b'{"run_id": 1}\n'],
                          ids=["not-utf8", "not-json", "wrong-shape"])  # fmt: skip
-def test_a_damaged_committed_history_is_reported_and_kept(
-    cli: Any, tmp_path: Path, store_path: Path, damage: bytes
-) -> None:
+def test_a_damaged_committed_line_is_skipped_reported_and_kept(cli: Any, store_path: Path, damage: bytes) -> None:
     history = _swept_store(cli, store_path)
-    first = history.index(b"\n") + 1
-    damaged = damage + history[first:]
-    damaged = damaged + b" " * (len(history) - len(damaged))  # same size: the store's marker still fits
-    store.history_path(store_path).write_bytes(damaged)
-    _refused_everywhere(cli, tmp_path, [("history",), ("history", "--json")], 2, "history", "line 1")
+    records = committed(store_path)
+    damaged = damage + history[history.index(b"\n") + 1 :]  # the first record damaged
+    trail_path(store_path).write_bytes(damaged)
+    for args in (("history",), ("history", "--json")):
+        result = cli(*args)
+        assert result.exit_code == 0, result.stderr
+        warning = result.stderr.strip()
+        assert warning.startswith("ocac: warning: history ") and len(warning.splitlines()) == 1, warning
+        assert str(trail_path(store_path)) in warning and "skipped 1 damaged line(s) (line 1 first)" in warning
+    shown = cli("history", "--json")
+    assert json.loads(shown.stdout) == as_shown(records[1:])
     later = cli("sweep", "run", "--now", "2026-11-27T12:00:00Z")
     assert later.exit_code == 0, later.stderr
-    assert store.history_path(store_path).read_bytes().startswith(damaged), "committed history was rewritten"
+    assert trail_bytes(store_path).startswith(damaged), "committed history was rewritten"
+    assert committed(store_path)[: len(records) - 1] == records[1:]
 
 
 @pytest.mark.parametrize("tail", [b'{"run_id": "r\xff"}\n', b"not json\n", b'{"run_id": "x", "id": "a"'],
                          ids=["not-utf8", "not-json", "half-a-line"])  # fmt: skip
-def test_garbage_after_the_committed_history_is_cut_off_by_the_next_writer(
+def test_garbage_after_the_committed_history_is_skipped_and_never_glued_to(
     cli: Any, store_path: Path, tail: bytes
 ) -> None:
     history = _swept_store(cli, store_path)
-    store.history_path(store_path).write_bytes(history + tail)
+    records = committed(store_path)
+    trail_path(store_path).write_bytes(history + tail)
     shown = cli("history", "--json")
     assert shown.exit_code == 0, shown.stderr
-    assert len(json.loads(shown.stdout)) == history.count(b"\n")
+    assert [row["id"] for row in json.loads(shown.stdout)] == [r.id for r in records]
+    assert "damaged line" in shown.stderr
     added = cli("conversations", "add", "--channel", "chat", "--id", "after", "--now", NOW)
     assert added.exit_code == 0, added.stderr
-    assert store.history_path(store_path).read_bytes() == history
+    data = trail_bytes(store_path)
+    assert data.startswith(history), "committed history was rewritten"
+    if tail.endswith(b"\n"):  # a whole line that is not a record: left alone, like any damaged line
+        assert data.startswith(history + tail)
+    lines = [line for line in data[len(history) :].splitlines() if line and line != tail.rstrip(b"\n")]
+    written = [json.loads(line) for line in lines]  # the next writer's lines are whole, never glued to the garbage
+    assert [(line.get("action"), line.get("id"), line.get("commit", False)) for line in written] == [
+        ("add", "after", False), ("add", None, True),
+    ]  # fmt: skip
+    after = committed(store_path)
+    assert after[: len(records)] == records
+    assert [(r.kind, r.id) for r in after[len(records) :]] == [(Action.ADD, "after")]
 
 
 def test_a_dataverse_import_that_is_not_utf8(cli: Any, tmp_path: Path, store_path: Path) -> None:

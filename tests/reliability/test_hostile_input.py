@@ -23,15 +23,18 @@ import tomlkit
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ocac import store
+from ocac.audit import HistoryQuery, audit_for
 from ocac.config import edit_config, load_config
 from ocac.durations import MAX_MINUTES, format_minutes, parse_minutes, parse_seconds
 from ocac.errors import ImportFileError, InvalidDuration, InvalidName, InvalidTime, OcacError
 from ocac.instants import format_instant, parse_instant
-from ocac.listing import Filters, select
+from ocac.interchange import ReadOptions, read_json
+from ocac.listing import select
 from ocac.model import Channel, State, parse_channel, parse_state
 from ocac.policy import Policy, explain, plan
 from ocac.status import summarise
+from ocac.store import Selection, open_store
+from ocac.store.trail import trail_path
 from ocac.sweep import run_sweep
 
 SETTINGS = settings(
@@ -283,34 +286,42 @@ def store_json(draw: st.DrawFn) -> object:
 
 CONFIG_WITH_STREAM = '[workstreams."Contoso SMS"]\nchannel = "sms"\nauto_close_after = "2d"\nwrap_up_block = "3h"\n'
 NOWS = [
-    datetime(2026, 11, 25, 12, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    datetime(2026, 11, 25, 12, tzinfo=UTC),
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
 ]
 
 
 def exercise(path: Path, config: Path | None = None) -> None:
     """Everything ocac does with a store, at ordinary and extreme instants: only OcacError may come out."""
-    from ocac.interchange import read_import
-
     policy = load_config(config).policy if config else Policy()
-    for writable in (False, True):
-        document = store.load(path, writable=writable)
-    document = store.load(path, writable=True)
-    for index in range(len(document.conversations)):
-        json.dumps(store.fields_of(document, index), default=str)
+    store = open_store(str(path), 5)
+    conversations = list(store.select(Selection()))
+    deleted = frozenset(store.deleted_records())
+    for conversation in conversations:
+        stored = store.get(conversation.id)
+        assert stored is not None
+        json.dumps(stored.fields, default=str)
+    store.counts(), store.oldest_open(), store.workstreams(), store.info(), store.last_sweep()
+    store.history(HistoryQuery())
     for now in NOWS:
-        rows = select(document.conversations, policy, now, Filters(), document.deleted_records)
-        json.dumps([row.to_json() for row in rows])
-        [row.sort_key() for row in rows]
-        summarise(document, policy, now, 5).to_json()
-        plan(document.conversations, policy, now, document.deleted_records)
-        for conversation in document.conversations:
-            explain(conversation, policy, document.deleted_records)
-    run_sweep(path, policy, NOWS[0], dry_run=False, lock_timeout=5)
-    reloaded = store.load(path, writable=True)  # what ocac writes, ocac reads
-    assert len(reloaded.conversations) == len(document.conversations)
+        listing = select(store, policy, now, Selection())
+        json.dumps([row.to_json() for row in listing.rows])
+        [row.sort_key() for row in listing.rows]
+        select(store, policy, now, Selection(), due_by=now, limit=2)
+        summarise(store, policy, now, 5, None).to_json()
+        assert {t.id for t in store.due(policy, now)} == {t.id for t in plan(conversations, policy, now, deleted)}
+        store.count_due(policy, now)
+        for conversation in conversations:
+            explain(conversation, policy, deleted)
+    store.close()
+    result = run_sweep(open_store(str(path), 5), policy, audit_for(NOWS[0]), dry_run=False, config=None)
+    reloaded = open_store(str(path), 5)  # what ocac writes, ocac reads
+    assert sum(1 for _ in reloaded.select(Selection())) == len(conversations)
+    assert len(reloaded.history(HistoryQuery())) >= len(result.transitions)
     if path.suffix == ".json":
         with contextlib.suppress(ImportFileError):  # a store is an import file too (stricter on stamps)
-            read_import(path, path.read_bytes(), "json")
+            read_json(path, path.read_bytes(), ReadOptions())
 
 
 def _try(path: Path, config: Path | None = None) -> None:
@@ -325,7 +336,7 @@ def _try(path: Path, config: Path | None = None) -> None:
 def test_arbitrary_json_in_the_store_is_loaded_or_refused_as_ocac_error(scratch: Path, document: object) -> None:
     path = scratch / "conversations.json"
     path.write_text(json.dumps(document))
-    store.history_path(path).unlink(missing_ok=True)
+    trail_path(path).unlink(missing_ok=True)
     config = scratch / "config.toml"
     config.write_text(CONFIG_WITH_STREAM)
     _try(path, config)
@@ -368,7 +379,8 @@ TOML_SCALAR = st.one_of(
     st.times(),
 )
 TOML_VALUE = st.recursive(
-    TOML_SCALAR, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    TOML_SCALAR,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=8,
 )
 
@@ -462,7 +474,7 @@ def test_arbitrary_toml_store_is_loaded_or_refused_as_ocac_error(scratch: Path, 
     path = scratch / "conversations.toml"
     text = toml_text(document)
     path.write_text(text)
-    store.history_path(path).unlink(missing_ok=True)
+    trail_path(path).unlink(missing_ok=True)
     _try(path)
 
 
@@ -529,12 +541,11 @@ def test_sweeps_at_the_edges_of_time_write_a_store_that_loads(
     cli: Any, store_path: Path, config_path: Path, now: str
 ) -> None:
     store_path.write_text(json.dumps(TINY_STORE))
-    store.history_path(store_path).unlink(missing_ok=True)
+    trail_path(store_path).unlink(missing_ok=True)
     config_path.write_text(CONFIG_WITH_STREAM)
     result = cli("sweep", "run", "--json", "--now", now)
     _one_line_or_ok(result)
-    document = store.load(store_path)
-    assert len(document.conversations) == 3
+    assert sum(1 for _ in open_store(str(store_path), 5).select(Selection())) == 3
     shown = cli("history", "--json")
     assert shown.exit_code == 0, shown.stderr
     if result.exit_code == 0:
@@ -544,7 +555,10 @@ def test_sweeps_at_the_edges_of_time_write_a_store_that_loads(
 # ------------------------------------------------------------------------------------------ time
 
 
-def test_a_conversation_in_the_future_is_not_swept_and_is_flagged(cli: Any, store_path: Path) -> None:
+def test_a_conversation_in_the_future_is_not_swept_and_is_flagged(
+    cli: Any, store_path: Path, config_path: Path
+) -> None:
+    config_path.write_text("")
     store_path.write_text(json.dumps({"conversations": [
         {"id": "future", "channel": "chat", "state": "open", "modified_on": "2026-11-26T12:00:00+02:00"},
         {"id": "past", "channel": "chat", "state": "open", "modified_on": "2026-11-25T10:00:00Z"},
@@ -553,12 +567,12 @@ def test_a_conversation_in_the_future_is_not_swept_and_is_flagged(cli: Any, stor
     swept = cli("sweep", "run", "--json", "--now", now)
     assert swept.exit_code == 0, swept.stderr
     assert [t["id"] for t in json.loads(swept.stdout)["transitions"]] == ["past"]
-    document = store.load(store_path)
-    assert document.get("future").state == State.OPEN  # type: ignore[union-attr]
+    future = open_store(str(store_path), 5).get("future")
+    assert future is not None and future.conversation.state is State.OPEN
     shown = cli("conversations", "show", "future", "--now", now)
     assert shown.exit_code == 0, shown.stderr
     assert "warning: modified_on is after 2026-11-25T12:00:00Z: it is not swept until then" in shown.stdout
-    listed = cli("conversations", "list", "--json", "--now", now)
+    listed = cli("conversations", "list", "--json", "--all", "--now", now)  # "past" is closed now
     flags = {row["id"]: row["in_future"] for row in json.loads(listed.stdout)}
     assert flags == {"future": True, "past": False}
     table = cli("conversations", "list", "--now", now)
@@ -588,26 +602,28 @@ def test_now_without_an_offset_is_refused(
 ) -> None:
     store_path.write_text(json.dumps({"conversations": [
         {"id": "past", "channel": "chat", "state": "open", "modified_on": "2026-11-25T10:00:00Z"}]}))  # fmt: skip
-    before = store_path.read_bytes()
+    before = store_path.read_bytes(), config_path.read_bytes()
     result = cli(*command, "--now", now)
     assert result.exit_code == 2, (result.stdout, result.stderr)
     assert result.stderr.strip() == (
         f"ocac: error: --now {now!r} has no offset: use RFC 3339 with an offset, "
         "e.g. 2026-11-25T12:00:00Z or 2026-11-25T14:00:00+02:00"
     )
-    assert store_path.read_bytes() == before
-    assert not config_path.exists()
+    assert (store_path.read_bytes(), config_path.read_bytes()) == before
 
 
 @pytest.mark.parametrize(
-    "args",
+    "args, words",
     [
-        ("conversations", "add", "--channel", "chat", "--modified-on", "2026-11-25T12:00:00"),
-        ("history", "--since", "2026-11-25T12:00:00"),
+        (("conversations", "add", "--channel", "chat", "--modified-on", "2026-11-25T12:00:00"), "has no offset"),
+        (("history", "--since", "2026-11-25T12:00:00"), "use RFC 3339 (2026-11-25T12:00:00Z)"),  # or a date, or 2d
+        (("history", "--until", "2026-11-25 12:00"), "use RFC 3339 (2026-11-25T12:00:00Z)"),
     ],
 )
-def test_other_times_without_an_offset_are_refused(cli: Any, store_path: Path, args: tuple[str, ...]) -> None:
+def test_other_times_without_an_offset_are_refused(
+    cli: Any, store_path: Path, args: tuple[str, ...], words: str
+) -> None:
     result = cli(*args)
     assert result.exit_code == 2
-    assert "has no offset" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not store_path.exists()

@@ -22,9 +22,8 @@ from typing import Any
 
 import pytest
 
-from ocac import store
-
-from ._support import CONFIG, PYTHON, generate_store, ocac_argv, run, temp_files, unprivileged_user
+from ocac.store.trail import trail_path
+from process._support import CONFIG, PYTHON, generate_store, ocac_argv, run, temp_files, unprivileged_user
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "ocac"
 NOW = "2026-11-25T12:00:00Z"
@@ -57,7 +56,7 @@ def test_store_config_and_history_keep_their_mode(cli: Any, tmp_path: Path, stor
                                                   mode: int) -> None:  # fmt: skip
     store_path.write_bytes(_store_with_keeper())
     config_path.write_text(CONFIG)
-    history = store.history_path(store_path)
+    history = trail_path(store_path)
     history.write_bytes(b"")
     incoming = tmp_path / "incoming.json"
     incoming.write_text(json.dumps([{"id": "sec-imp", "channel": "chat", "modified_on": NOW}]))
@@ -101,6 +100,7 @@ def test_new_files_follow_the_umask(tmp_path: Path, umask: int) -> None:
     store_path, config_path = folder / "data" / "conversations.json", folder / "config" / "config.toml"
     for args in (
         ("conversations", "add", "--channel", "chat", "--id", "a", "--now", "2026-11-25T10:00:00Z"),
+        ("workstream", "set", "W", "--channel", "sms"),  # creates the (named) configuration
         ("sweep", "run", "--now", NOW),
         ("config", "set", "chat", "open", "25m"),
     ):
@@ -128,33 +128,39 @@ FORBIDDEN_ATTRIBUTES = {("os", "system"), ("os", "popen"), ("os", "execv"), ("os
 FORBIDDEN_MODULES = {"pickle", "marshal", "shelve", "yaml", "dill", "code", "codeop"}
 
 
+def _call_problems(node: ast.Call, where: str, subprocess_calls: list[str]) -> list[str]:
+    """What a call does that ocac must never do: eval and friends, a shell, os.system, unpickling."""
+    problems = []
+    func = node.func
+    if isinstance(func, ast.Name) and func.id in FORBIDDEN_CALLS:
+        problems.append(f"{where}: {func.id}()")
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        if (func.value.id, func.attr) in FORBIDDEN_ATTRIBUTES:
+            problems.append(f"{where}: {func.value.id}.{func.attr}()")
+        if func.value.id == "subprocess":
+            subprocess_calls.append(where)
+    for keyword in node.keywords:
+        off = isinstance(keyword.value, ast.Constant) and not keyword.value.value
+        if keyword.arg == "shell" and not off:
+            problems.append(f"{where}: shell=")
+    return problems
+
+
 def test_the_source_has_no_eval_no_shell_no_unpickling() -> None:
     problems = []
-    subprocess_calls = []
+    subprocess_calls: list[str] = []
     for path in sorted(SRC.rglob("*.py")):
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
             where = f"{path.relative_to(SRC)}:{getattr(node, 'lineno', 0)}"
             if isinstance(node, ast.Call):
-                func = node.func
-                if isinstance(func, ast.Name) and func.id in FORBIDDEN_CALLS:
-                    problems.append(f"{where}: {func.id}()")
-                if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-                    if (func.value.id, func.attr) in FORBIDDEN_ATTRIBUTES:
-                        problems.append(f"{where}: {func.value.id}.{func.attr}()")
-                    if func.value.id == "subprocess":
-                        subprocess_calls.append(where)
-                for keyword in node.keywords:
-                    off = isinstance(keyword.value, ast.Constant) and not keyword.value.value
-                    if keyword.arg == "shell" and not off:
-                        problems.append(f"{where}: shell=")
+                problems += _call_problems(node, where, subprocess_calls)
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-                for name in names:
-                    if name.split(".")[0] in FORBIDDEN_MODULES:
-                        problems.append(f"{where}: import {name}")
+                problems += [f"{where}: import {name}" for name in names if name.split(".")[0] in FORBIDDEN_MODULES]
     assert not problems, problems
-    assert all(call.startswith("cli/sweep.py") for call in subprocess_calls), subprocess_calls  # --notify-command
+    # Only the notify command (`ocac.sweep.notify`, for --notify-command) runs another program.
+    assert subprocess_calls and all(call.startswith("sweep.py:") for call in subprocess_calls), subprocess_calls
 
 
 HOSTILE = [
@@ -205,14 +211,21 @@ def test_hostile_strings_stay_inert_through_every_command(tmp_path: Path) -> Non
     notify = f"{PYTHON} -c \"import sys; open(sys.argv[1], 'wb').write(sys.stdin.buffer.read())\" {notified}"
     first_id = str(items[0]["id"])
     commands = [
-        ("config", "show"), ("workstream", "list"), ("conversations", "list", "--now", NOW),
-        ("conversations", "list", "--json", "--now", NOW), ("conversations", "show", first_id, "--now", NOW),
-        ("status", "--now", NOW), ("sweep", "run", "--dry-run", "--now", NOW),
+        ("config", "show"),
+        ("workstream", "list"),
+        ("conversations", "list", "--now", NOW),
+        ("conversations", "list", "--json", "--now", NOW),
+        ("conversations", "show", first_id, "--now", NOW),
+        ("status", "--now", NOW),
+        ("sweep", "run", "--dry-run", "--now", NOW),
         ("conversations", "import", str(incoming)),
         ("conversations", "touch", f"imported {first_id}", "--now", NOW),
         ("sweep", "run", "--now", NOW, "--notify-command", notify),
-        ("history",), ("history", "--json"), ("history", "--format", "dataverse"),
-        ("records", "delete", str(items[5]["record_id"])), ("records", "list"),
+        ("history",),
+        ("history", "--json"),
+        ("history", "--format", "dataverse"),
+        ("records", "delete", str(items[5]["record_id"])),
+        ("records", "list"),
         ("conversations", "show", "no such $(touch {marker})", "--now", NOW),
         ("config", "set", "chat", "open", "$(touch {marker})"),
         ("workstream", "set", f"; touch {marker}", "--channel", "`touch {marker}`"),
@@ -227,7 +240,7 @@ def test_hostile_strings_stay_inert_through_every_command(tmp_path: Path) -> Non
         assert not marker.exists(), f"{args} ran something from the data"
     payload = json.loads(notified.read_text())  # the data reached the notify command on stdin, intact
     assert {t["id"] for t in payload["transitions"]} >= {str(items[0]["id"])}
-    listed = run(ocac_argv(store_path, config_path, "conversations", "list", "--json", "--now", NOW))
+    listed = run(ocac_argv(store_path, config_path, "conversations", "list", "--all", "--json", "--now", NOW))
     ids = {row["id"] for row in json.loads(listed.stdout)}
     assert {str(item["id"]) for item in items} <= ids  # stored and shown verbatim
 
@@ -279,7 +292,7 @@ def test_paths_in_the_data_are_never_opened(tmp_path: Path) -> None:
     incoming = folder / "incoming.json"
     incoming.write_text(json.dumps([item | {"id": f"new {item['id']}"} for item in items]))
     log_path = tmp_path / "audit.json"
-    allowed = {store_path, config_path, store.history_path(store_path), incoming,
+    allowed = {store_path, config_path, trail_path(store_path), incoming,
                folder / "conversations.json.lock", folder / "config.toml.lock", folder}  # fmt: skip
     temp = re.compile(r"\.(conversations\.json|config\.toml)\.[0-9a-f]{12}\.tmp$")
     for args in (
@@ -307,6 +320,7 @@ def test_paths_in_the_data_are_never_opened(tmp_path: Path) -> None:
 
 def test_control_characters_in_data_do_not_reach_the_terminal(tmp_path: Path) -> None:
     store_path, config_path = tmp_path / "conversations.json", tmp_path / "config.toml"
+    config_path.write_text(CONFIG)
     evil = "\x1b]0;owned\x07\x1b[2J\x9b31m\rX"
     store_path.write_text(json.dumps({"conversations": [
         {"id": f"a{evil}", "channel": "chat", "state": "open", "modified_on": "2026-11-20T00:00:00Z",
@@ -337,6 +351,7 @@ def test_control_characters_in_data_do_not_reach_the_terminal(tmp_path: Path) ->
 
 def test_a_lock_file_that_is_a_symlink_does_not_clobber_its_target(tmp_path: Path) -> None:
     store_path, config_path = tmp_path / "conversations.json", tmp_path / "config.toml"
+    config_path.write_text(CONFIG)
     store_path.write_bytes(VALID)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
@@ -350,6 +365,7 @@ def test_a_lock_file_that_is_a_symlink_does_not_clobber_its_target(tmp_path: Pat
 
 def test_a_leftover_temp_file_that_is_a_symlink_is_removed_not_followed(tmp_path: Path) -> None:
     store_path, config_path = tmp_path / "conversations.json", tmp_path / "config.toml"
+    config_path.write_text(CONFIG)
     store_path.write_bytes(VALID)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")

@@ -85,22 +85,40 @@ def test_recovery_leaves_records_of_several_runs_and_warns(tmp_path: Path, capsy
     assert "ocac: warning:" in capsys.readouterr().err
 
 
+def test_a_torn_commit_line_is_replaced_when_its_run_stands(tmp_path: Path) -> None:
+    trail = Trail(tmp_path / "h.jsonl")
+    trail.append([record("r1", "a")])
+    commit(trail, "r1")
+    data = trail.path.read_bytes()
+    trail.path.write_bytes(data[:-10])  # the commit line torn by a disk or an editor
+    trail.recover(committed_run="r1")  # r1 is the store's run: its records stand, and are sealed again
+    trail.append([record("r2", "b")])
+    commit(trail, "r2")
+    lines = [json.loads(line) for line in trail.path.read_bytes().splitlines()]
+    assert [(line["run_id"], line.get("commit", False)) for line in lines] == [
+        ("r1", False), ("r1", True), ("r2", False), ("r2", True),
+    ]  # fmt: skip
+    assert runs(trail) == [("r1", "a"), ("r2", "b")]
+
+
 def test_a_damaged_line_is_skipped_and_reported_and_appends_start_on_a_fresh_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     trail = Trail(tmp_path / "h.jsonl")
     trail.append([record("r1", "a")])
     commit(trail, "r1")
-    data = trail.path.read_bytes()
-    trail.path.write_bytes(data[:-10])  # the commit line torn by a disk or an editor
-    trail.recover(committed_run="r1")  # r1 is the store's run: its records stand, and are sealed
+    with open(trail.path, "ab") as handle:
+        handle.write(b'{"run_id": "garbage", nonsense\n')  # damage between runs, as an editor might leave
     trail.append([record("r2", "b")])
     commit(trail, "r2")
+    trail.path.write_bytes(trail.path.read_bytes().rstrip(b"\n"))  # and no final newline
+    trail.append([record("r3", "c")])
+    commit(trail, "r3")
     lines = trail.path.read_bytes().splitlines()
-    assert lines[1] == data[:-10].splitlines()[1]  # the torn line is left where it is…
-    assert [json.loads(line)["run_id"] for line in lines[2:]] == ["r1", "r2", "r2"]  # …and nothing glued to it
-    assert runs(trail) == [("r1", "a"), ("r2", "b")]
-    assert "skipped 1 damaged line(s) (line 2 first)" in capsys.readouterr().err
+    assert lines[2] == b'{"run_id": "garbage", nonsense'  # left where it is
+    assert [json.loads(line)["run_id"] for line in lines[3:]] == ["r2", "r2", "r3", "r3"]  # nothing glued
+    assert runs(trail) == [("r1", "a"), ("r2", "b"), ("r3", "c")]
+    assert "skipped 1 damaged line(s) (line 3 first)" in capsys.readouterr().err
 
 
 def test_records_of_ocac_0_1_read_as_committed_sweeps(tmp_path: Path) -> None:

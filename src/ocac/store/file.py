@@ -162,11 +162,17 @@ class FileStore:
         return query.apply(self._trail().read(self._read().meta.committed_run))
 
     def last_sweep(self) -> SweepSummary | None:
-        found = self._trail().last_sweep()
+        meta = self._read().meta
+        marker = meta.last_sweep
+        trail = self._trail()
+        if marker is not None and marker.run_id == meta.run:
+            unsealed = [r for r in trail.unsealed() if r.run_id == marker.run_id]
+            if unsealed:  # the store reflects a sweep whose writer died before its commit line
+                return SweepSummary(marker.run_id, unsealed[0].at, len(unsealed), sweep_counts(unsealed))
+        found = trail.last_sweep()
         if found is not None:
             return found
-        marker = self._read().meta.last_sweep  # a store whose trail is gone, or written by ocac 0.1
-        if marker is None:
+        if marker is None:  # a store whose trail is gone, or written by ocac 0.1
             return None
         return SweepSummary(marker.run_id, parse_instant(marker.at, "last sweep"), marker.moved)
 

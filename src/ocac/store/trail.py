@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 import msgspec
 
 from ocac import fsutil
-from ocac.audit import AuditRecord, SweepSummary
+from ocac.audit import AuditRecord, SweepSummary, sweep_counts
 from ocac.errors import FileAccessError
 from ocac.model import Action
 
@@ -158,23 +158,35 @@ class Trail:
         return aside
 
     def recover(self, committed_run: str | None) -> None:
-        """Seal or remove what a killed writer left after the last commit line. Call under the store lock."""
+        """Seal or remove what a killed writer left after the last commit line. Call under the store lock.
+
+        A last line without its newline is a killed writer's torn append: it goes first. Then the
+        records of the store's own run get their commit line (the writer died after the rename),
+        and those of any other single run are removed (it died before).
+        """
         tail = self._tail()
-        if tail is None or not tail.records:
+        if tail is None:
             return
         runs = {record.run_id for record in tail.records}
-        if len(runs) != 1 or tail.damaged_before_end:
+        if len(runs) > 1 or tail.damaged_before_end:
             _warn(f"history {self.path} ends with records of {len(runs)} run(s) and no commit line; left as it is")
+            return
+        if tail.torn is not None:
+            self._truncate(tail.torn)
+        if not runs:
             return
         (run,) = runs
         if run == committed_run:  # the writer died after the store's rename: the run stands
             first = tail.records[0]
-            self.commit(run, first.kind, first.at, first.by or "", None)
+            self.commit(run, first.kind, first.at, first.by or "", _detail(tail.records))
             return
-        try:  # the writer died before the rename: its records were never committed
+        self._truncate(tail.offset)  # the writer died before the rename: its records were never committed
+
+    def _truncate(self, offset: int) -> None:
+        try:
             fd = self._open(os.O_WRONLY)
             try:
-                os.ftruncate(fd, tail.offset)
+                os.ftruncate(fd, offset)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -182,6 +194,11 @@ class Trail:
             return
         except OSError as error:
             raise fsutil.describe_os_error(error, self.path, "roll back history") from None
+
+    def unsealed(self) -> list[AuditRecord]:
+        """The records after the last commit line (those of a writer that died, or is writing now)."""
+        tail = self._tail()
+        return [] if tail is None else tail.records
 
     def _tail(self) -> _Tail | None:
         """The lines after the last commit line (or legacy record), read backwards from the end."""
@@ -200,8 +217,10 @@ class Trail:
                     tail.offset = min(start + len(line) + 1, end)
                     return tail
                 tail.offset = start
-                if record is None:
-                    tail.damaged_before_end |= start + len(line) != end  # a torn last line is the killed writer's
+                if record is None and start + len(line) == end:
+                    tail.torn = start  # a last line without its newline: the killed writer's torn append
+                elif record is None:
+                    tail.damaged_before_end = True
                 else:
                     tail.records.insert(0, record)
             return tail
@@ -267,6 +286,16 @@ class _Tail:
     offset: int
     records: list[AuditRecord] = field(default_factory=list)
     damaged_before_end: bool = False
+    torn: int | None = None
+    """Where a last line without its newline starts, if the file ends with one."""
+
+
+def _detail(records: list[AuditRecord]) -> dict[str, Any] | None:
+    """What a sweep's commit line keeps of its records (none for other changes)."""
+    first = records[0]
+    if first.kind is not Action.SWEEP:
+        return None
+    return SweepSummary(first.run_id, first.at, len(records), sweep_counts(records)).detail()
 
 
 def _lines_backwards(handle: BinaryIO, end: int) -> Iterator[tuple[int, bytes]]:
