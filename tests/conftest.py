@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import typer.main
+import typer.testing
 from typer.testing import CliRunner
 
 from ocac.cli import app
@@ -59,6 +61,13 @@ def sample_store(store_path: Path, config_path: Path) -> Path:
     shutil.copy(SAMPLE / "conversations.json", store_path)
     shutil.copy(SAMPLE / "config.toml", config_path)
     return store_path
+
+
+# Typer rebuilds the whole click command tree on every CliRunner.invoke (~20 ms, thousands of times
+# in this suite); the tree is stateless, so the tests build it once.
+_COMMAND = typer.main.get_command(app)
+_build_command = typer.testing._get_command
+typer.testing._get_command = lambda given: _COMMAND if given is app else _build_command(given)
 
 
 class Cli:

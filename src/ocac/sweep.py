@@ -29,7 +29,7 @@ class SweepResult:
     now: datetime
     dry_run: bool
     transitions: list[Transition]
-    considered: int
+    considered: int | None
     written: bool
     config: Path | None = None
     """The configuration file used, or None for the built-in defaults."""

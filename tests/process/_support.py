@@ -80,6 +80,7 @@ _BYTECODE = tempfile.mkdtemp(prefix="ocac-tests-bytecode-")
 Where writing bytecode beside the sources is off (PYTHONDONTWRITEBYTECODE), each process would otherwise
 compile ocac anew: a fifth of its start-up."""
 atexit.register(shutil.rmtree, _BYTECODE, ignore_errors=True)
+os.chmod(_BYTECODE, 0o755)  # readable by the unprivileged user some tests run ocac as (it writes none)
 ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "PYTHONPYCACHEPREFIX": _BYTECODE}
 for _name in ("OCAC_STORE", "OCAC_CONFIG", "OCAC_DEBUG", "FORCE_COLOR", "OCAC_LOCK_TIMEOUT", "PYTHONDONTWRITEBYTECODE"):
     ENV.pop(_name, None)
@@ -171,8 +172,7 @@ def run(
             os.umask(mask)
 
     environment = {**ENV, **(env or {})}
-    if user is not None:  # another user cannot read our private bytecode folder: it compiles as it goes
-        environment.pop("PYTHONPYCACHEPREFIX", None)
+    if user is not None:  # another user reads the bytecode this process's children wrote, and writes none
         environment["PYTHONDONTWRITEBYTECODE"] = "1"
     return subprocess.run(
         command,
@@ -207,8 +207,10 @@ def unprivileged_user() -> str | None:
         pwd.getpwnam("nobody")
     except KeyError:
         return None
+    warm = [PYTHON, "-c", "import ocac.cli, ocac.store.sqlite"]  # fills the shared bytecode folder first
+    subprocess.run(warm, capture_output=True, timeout=WAIT, env=ENV, check=False)
     probe = subprocess.run(
-        as_user("nobody") + [PYTHON, "-c", "import ocac"], capture_output=True, timeout=WAIT, check=False
+        as_user("nobody") + [PYTHON, "-c", "import ocac"], capture_output=True, timeout=WAIT, env=ENV, check=False
     )
     return "nobody" if probe.returncode == 0 else None
 

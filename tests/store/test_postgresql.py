@@ -123,40 +123,46 @@ def test_stores_in_two_schemas_of_one_database_sweep_independently(postgresql_se
 def test_a_mass_sweep_moves_in_batches_with_their_history(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     load(url, 25)
     monkeypatch.setattr(pg, "BATCH", 10)
-    transactions: list[int] = []
-    original = pg._move
+    batches: list[int] = []
+    original = pg._move_batch
 
-    def counting(db: Any, batch: Any, audit: Audit) -> Any:
-        transactions.append(len(batch))
-        return original(db, batch, audit)
+    def counting(db: Any, params: dict[str, Any]) -> Any:
+        rows = original(db, params)
+        batches.append(len(rows))
+        return rows
 
-    monkeypatch.setattr(pg, "_move", counting)
+    monkeypatch.setattr(pg, "_move_batch", counting)
     with closing(open_store(url, 5)) as store:
         outcome = store.sweep(Policy(), Audit("mass", NOW, "x"))
-    assert transactions == [10, 10, 5]
-    assert len(outcome.transitions) == 25
+    assert batches == [10, 10, 5]  # three transactions, soonest due first
+    assert len(outcome.transitions) == outcome.count == 25
     with closing(open_store(url, 5)) as store:
         assert len(store.history(HistoryQuery(actions=frozenset({Action.SWEEP})))) == 25
         assert {c.state for c in store.select(Selection())} == {State.CLOSED}
 
 
-def test_a_batch_moves_only_rows_still_as_the_plan_saw_them(url: str) -> None:
-    load(url, 2)
+def test_a_touch_made_after_the_plan_wins_over_the_sweep(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    load(url, 3)
+    later = NOW + timedelta(minutes=1)
+    original = pg._move_batch
+
+    def touched_first(db: Any, params: dict[str, Any]) -> Any:  # an agent's touch lands between plan and batch
+        with psycopg.connect(url, autocommit=True) as agent:
+            agent.execute("UPDATE ocac_conversations SET modified_on = %s WHERE id = 'c00000'", (later,))
+        return original(db, params)
+
+    monkeypatch.setattr(pg, "_move_batch", touched_first)
     with closing(open_store(url, 5)) as store:
-        planned = store.due(Policy(), NOW)
-        assert [t.id for t in planned] == ["c00001", "c00000"]
-        later = NOW + timedelta(minutes=1)
-        with psycopg.connect(url, autocommit=True) as other:  # an agent's touch after the plan was made
-            other.execute("UPDATE ocac_conversations SET modified_on = %s WHERE id = 'c00000'", (later,))
-        with psycopg.connect(url, autocommit=True) as db, db.transaction():
-            moved = pg._move(db, planned, Audit("late", NOW, "x"))
-    assert [t.id for t in moved] == ["c00001"]
+        outcome = store.sweep(Policy(), Audit("late", NOW, "x"))
+    assert sorted(t.id for t in outcome.transitions) == ["c00001", "c00002"]
     with closing(open_store(url, 5)) as store:
         touched = store.get("c00000")
         assert touched is not None and (touched.conversation.state, touched.conversation.modified_on) == (
-            State.OPEN, NOW + timedelta(minutes=1),
+            State.OPEN, later,
         )  # fmt: skip
-        assert [r.id for r in store.history(HistoryQuery(actions=frozenset({Action.SWEEP})))] == ["c00001"]
+        assert sorted(r.id or "" for r in store.history(HistoryQuery(actions=frozenset({Action.SWEEP})))) == [
+            "c00001", "c00002",
+        ]  # fmt: skip
 
 
 def test_the_instant_of_a_change_is_the_servers_clock() -> None:

@@ -68,9 +68,12 @@ class FileStore:
         self.location = str(path)
         self._codec: Codec = toml_backend if self.backend == "toml" else json_backend
         self._snapshot: Document | None = None
+        self._plans: dict[tuple[int, datetime, Selection | None], tuple[Policy, list[Transition]]] = {}
+        """Plans of the snapshot, by policy, instant and selection: a listing asks twice (rows, then total)."""
 
     def close(self) -> None:
         self._snapshot = None
+        self._plans.clear()
 
     def clock(self) -> datetime:
         return wall_clock()
@@ -113,21 +116,24 @@ class FileStore:
     def select(self, selection: Selection) -> Iterator[Conversation]:
         return (c for c in self._read().conversations if selection.matches(c))
 
+    def _plan(self, policy: Policy, at: datetime, selection: Selection | None) -> list[Transition]:
+        key = (id(policy), at, selection)
+        if key not in self._plans:
+            document = self._read()
+            conversations = document.conversations
+            if selection is not None:
+                conversations = [c for c in conversations if selection.matches(c)]
+            # the policy is kept with its plan, so that its id cannot name another policy meanwhile
+            self._plans[key] = (policy, plan(conversations, policy, at, document.deleted_records))
+        return self._plans[key][1]
+
     def due(
         self, policy: Policy, at: datetime, *, selection: Selection | None = None, limit: int | None = None
     ) -> list[Transition]:
-        document = self._read()
-        conversations = document.conversations
-        if selection is not None:
-            conversations = [c for c in conversations if selection.matches(c)]
-        return order_due(plan(conversations, policy, at, document.deleted_records), limit)
+        return order_due(self._plan(policy, at, selection), limit)
 
     def count_due(self, policy: Policy, at: datetime, *, selection: Selection | None = None) -> dict[Channel, int]:
-        document = self._read()
-        conversations = document.conversations
-        if selection is not None:
-            conversations = [c for c in conversations if selection.matches(c)]
-        return dict(Counter(t.channel for t in plan(conversations, policy, at, document.deleted_records)))
+        return dict(Counter(t.channel for t in self._plan(policy, at, selection)))
 
     def counts(self) -> dict[tuple[Channel, State], int]:
         return dict(Counter((c.channel, c.state) for c in self._read().conversations))
@@ -202,6 +208,7 @@ class FileStore:
                 yield _Write(self, document, trail, owner)
         finally:
             self._snapshot = None
+            self._plans.clear()
 
     def add(self, conversation: Conversation, audit: Audit) -> None:
         with self._writing() as write:
@@ -271,13 +278,14 @@ class FileStore:
             return SweepOutcome([], 0, False)  # nothing to sweep: no lock, no folders made
         with self._writing() as write:
             document = write.document
-            transitions = order_due(plan(document.conversations, policy, audit.at, document.deleted_records), None)
+            planned = plan(document.conversations, policy, audit.at, document.deleted_records)
+            transitions = order_due(planned, None)
             records = [_moved(audit, t) for t in transitions]
             summary = SweepSummary(audit.run_id, audit.at, len(transitions), sweep_counts(records))
             if not transitions:
                 write.trail.commit(audit.run_id, Action.SWEEP, audit.at, audit.by, summary.detail())
                 return SweepOutcome([], len(document.conversations), False)
-            _apply(document, transitions, audit.at)
+            _apply(document, planned, audit.at)
             marker = SweepMarker(audit.run_id, format_instant(audit.at), len(transitions))
             written = write.commit(audit, Action.SWEEP, records, summary.detail(), sweep=marker)
             return SweepOutcome(transitions, len(document.conversations), written)
@@ -396,17 +404,24 @@ def _alongside(task: Callable[[], None]) -> Iterator[None]:
         raise failures[0]
 
 
-def _apply(document: Document, transitions: list[Transition], now: datetime) -> None:
-    """Move each planned conversation to its target and restart its clock at `now`."""
-    conversations = document.conversations
+def _apply(document: Document, planned: list[Transition], now: datetime) -> None:
+    """Move each planned conversation to its target and restart its clock at `now`.
+
+    `planned` is in store order (as `plan` returns it): one walk finds each one's position,
+    cheaper than an index of a million ids.
+    """
     indexes = []
-    for transition in transitions:
-        index = document.index_of(transition.id)
-        assert index is not None
-        conversation = conversations[index]
-        conversation.state = transition.to_state
-        conversation.modified_on = now
-        indexes.append(index)
+    moves = iter(planned)
+    move = next(moves, None)
+    for index, conversation in enumerate(document.conversations):
+        if move is None:
+            break
+        if conversation is move.conversation:
+            conversation.state = move.to_state
+            conversation.modified_on = now
+            indexes.append(index)
+            move = next(moves, None)
+    assert move is None, "a planned move of a conversation the store does not hold"
     document.mark_changed(indexes, ("state", "modified_on"))
 
 

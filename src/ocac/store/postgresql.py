@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -31,9 +31,10 @@ from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Json
 
-from ocac.audit import Audit, AuditRecord, HistoryQuery, SweepSummary, chunks, sweep_counts
+from ocac.audit import Audit, AuditRecord, HistoryQuery, SweepSummary, chunks
 from ocac.errors import LockTimeout, NotFound, Refused, StoreError, StoreUnavailable
-from ocac.model import Action, Channel, Conversation, State
+from ocac.instants import minutes_between
+from ocac.model import Action, Channel, Conversation, Reason, State
 from ocac.policy import Cutoff, Policy, Transition, cutoffs
 from ocac.store import mask
 from ocac.store.base import (
@@ -59,7 +60,6 @@ from ocac.store.sql import (
     history_row,
     queries,
     record_of,
-    records_of,
     selection_condition,
 )
 
@@ -82,6 +82,8 @@ RECORD_LOCK = 0x6F636164
 """The first key of a linked record's lock; the second hashes the schema and the record."""
 CONNECT_TIMEOUT = 10
 Q = queries("postgresql.sql")
+DELETED_RECORD = "c.record_id = ANY(ARRAY(SELECT d.record_id FROM ocac_deleted_records d))"
+"""PostgreSQL probes the index of linked records with the (few) deleted ones, instead of merging the whole index."""
 _SELECT = "SELECT c.id, c.channel, c.state, c.modified_on, c.workstream, c.record_id, c.created_on, c.network"
 
 
@@ -408,28 +410,37 @@ class PostgresStore:
             with self._guard(), lock.transaction():
                 if not lock.execute(Q["try-lock-sweep"], (SWEEP_LOCK,)).fetchone()[0]:  # type: ignore[index]
                     return SweepOutcome([], 0, False, "another sweep is in progress on this store (another host?)")
-                return self._sweep_locked(policy, audit)
+                return self._sweep_locked(policy, audit, details)
         finally:
             with contextlib.suppress(psycopg.Error):
                 lock.close()
 
-    def _sweep_locked(self, policy: Policy, audit: Audit) -> SweepOutcome:
-        now = audit.at
-        with self._writing() as db:  # creates the schema of a new store
-            planned: list[Transition] = []
-            for cell in cutoffs(policy, now):
-                query, values = _due_query(cell, None, None)
-                planned.extend(cell.transition(conversation_of(row, _same), now) for row in db.execute(query, values))
-            considered = db.execute(Q["conversation-count"]).fetchone()[0]  # type: ignore[index]
-        moved: list[Transition] = []
-        for batch in _batches(order_due(planned, None), BATCH):
-            with self._writing() as db:
-                moved.extend(_move(db, batch, audit))
-        summary = SweepSummary(audit.run_id, now, len(moved), sweep_counts(records_of(moved, audit)))
+    def _sweep_locked(self, policy: Policy, audit: Audit, details: bool) -> SweepOutcome:
+        """Plan every cell's moves in one transaction (server-side), then make them in batches, soonest due first."""
         with self._writing() as db:
-            detail = msgspec.json.encode(summary.detail()).decode()
-            db.execute(Q["insert-sweep"], (audit.run_id, now, audit.by, len(moved), detail))
-        return SweepOutcome(moved, considered, bool(moved))
+            db.execute(Q["forget-moves"])
+            for cell in cutoffs(policy, audit.at):
+                query, values = _plan_query(cell, audit.run_id)
+                db.execute(query, values)
+        moved: list[Transition] = []
+        counts: dict[tuple[str, str, str], int] = {}
+        params = {"run": audit.run_id, "now": audit.at, "by": audit.by, "size": BATCH}
+        left = True
+        while left:
+            with self._writing() as db:
+                rows = _move_batch(db, params)
+                left = bool(db.execute(Q["moves-left"], params).fetchone()[0])  # type: ignore[index]
+            for row in rows:
+                key = (row[1], row[8], row[9])
+                counts[key] = counts.get(key, 0) + 1
+            if details:
+                moved.extend(_transition(row, audit.at) for row in rows)
+        total = sum(counts.values())
+        with self._writing() as db:
+            detail = msgspec.json.encode(SweepSummary(audit.run_id, audit.at, total, counts).detail()).decode()
+            db.execute(Q["insert-sweep"], (audit.run_id, audit.at, audit.by, total, detail))
+            considered = db.execute(Q["conversation-count"]).fetchone()[0] if details else None  # type: ignore[index]
+        return SweepOutcome(moved, considered, bool(total), moved=total)
 
     def record(self, records: Sequence[AuditRecord]) -> None:
         if not records:
@@ -504,31 +515,38 @@ def _first_line(error: BaseException) -> str:
 def _due_query(cell: Cutoff, selection: Selection | None, limit: int | None) -> tuple[str, list[Any]]:
     """One index range scan: the cell's due conversations, oldest first."""
     p = Params("%s")
-    where = cell_condition(cell, p, _same, "modified_on")
+    where = cell_condition(cell, p, _same, "modified_on", DELETED_RECORD)
     chosen = selection_condition(selection, p)
     tail = "" if limit is None else f" LIMIT {p(limit)}"
     query = f"{_SELECT} FROM ocac_conversations c WHERE {where} AND {chosen} ORDER BY c.modified_on, c.id{tail}"
     return query, p.values
 
 
-def _batches(transitions: list[Transition], size: int) -> Iterator[list[Transition]]:
-    for start in range(0, len(transitions), size):
-        yield transitions[start : start + size]
+def _plan_query(cell: Cutoff, run_id: str) -> tuple[str, list[Any]]:
+    """Plan a cell's moves: its due conversations (one index range scan) into the sweep's moves."""
+    p = Params("%s")  # placeholders are positional: they are made in the order the text uses them
+    run, span = p(run_id), p(timedelta(minutes=cell.threshold_minutes))
+    target, reason, rule, threshold = p(str(cell.target)), p(str(cell.reason)), p(cell.rule), p(cell.threshold_minutes)
+    where = cell_condition(cell, p, _same, "modified_on", DELETED_RECORD)
+    query = (
+        "INSERT INTO ocac_sweep_moves (run_id, due, id, from_state, stamp, to_state, reason, rule, threshold) "
+        f"SELECT {run}, c.modified_on + {span}, c.id, c.state, c.modified_on, {target}, {reason}, {rule}, "
+        f"{threshold} FROM ocac_conversations c WHERE {where}"
+    )
+    return query, p.values
 
 
-def _move(db: Connection[Any], batch: list[Transition], audit: Audit) -> list[Transition]:
-    """Move one batch (rows still as planned) and add history rows for exactly those moved."""
-    params = {
-        "now": audit.at,
-        "ids": [t.id for t in batch],
-        "froms": [str(t.from_state) for t in batch],
-        "tos": [str(t.to_state) for t in batch],
-        "stamps": [t.modified_on for t in batch],
-    }
-    moved_ids = {row[0] for row in db.execute(Q["move-batch"], params)}
-    moved = [t for t in batch if t.id in moved_ids]
-    _copy_history(db, records_of(moved, audit))
-    return moved
+def _move_batch(db: Connection[Any], params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Make the next batch of planned moves with their history rows; the rows moved, as they were."""
+    return db.execute(Q["move-batch"], params).fetchall()
+
+
+def _transition(row: tuple[Any, ...], now: datetime) -> Transition:
+    conversation = conversation_of(row, _same)
+    return Transition(
+        conversation.id, conversation.channel, conversation.state, State(row[8]), Reason(row[9]), row[10], row[11],
+        minutes_between(conversation.modified_on, now), conversation.modified_on, conversation,
+    )  # fmt: skip
 
 
 def _copy_history(db: Connection[Any], records: Iterator[AuditRecord] | Any) -> None:

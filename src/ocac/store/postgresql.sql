@@ -47,6 +47,19 @@ CREATE TRIGGER ocac_history_no_change BEFORE UPDATE OR DELETE ON ocac_history
     FOR EACH ROW EXECUTE FUNCTION ocac_history_append_only();
 CREATE TRIGGER ocac_history_no_truncate BEFORE TRUNCATE ON ocac_history
     FOR EACH STATEMENT EXECUTE FUNCTION ocac_history_append_only();
+-- The moves a sweep planned and has not made yet, soonest due first: batches take from the front.
+CREATE TABLE ocac_sweep_moves (
+    run_id     text NOT NULL,
+    due        timestamptz NOT NULL,
+    id         text NOT NULL,
+    from_state text NOT NULL,
+    stamp      timestamptz NOT NULL,
+    to_state   text NOT NULL,
+    reason     text NOT NULL,
+    rule       text NOT NULL,
+    threshold  integer NOT NULL,
+    PRIMARY KEY (run_id, due, id)
+);
 CREATE TABLE ocac_sweeps (
     seq    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     run_id text NOT NULL,
@@ -169,15 +182,6 @@ DELETE FROM ocac_conversations WHERE NOT (id = ANY(%s));
 -- name: lock-table
 LOCK TABLE ocac_conversations IN SHARE ROW EXCLUSIVE MODE;
 
--- name: move-batch
--- Moves only rows still as the plan saw them: a concurrent touch or another sweep wins.
-UPDATE ocac_conversations c
-SET state = v.to_state, modified_on = %(now)s
-FROM unnest(%(ids)s::text[], %(froms)s::text[], %(tos)s::text[], %(stamps)s::timestamptz[])
-     AS v(id, from_state, to_state, stamp)
-WHERE c.id = v.id AND c.state = v.from_state AND c.modified_on = v.stamp
-RETURNING c.id;
-
 -- name: is-empty
 SELECT EXISTS (SELECT 1 FROM ocac_conversations) OR EXISTS (SELECT 1 FROM ocac_deleted_records)
     OR EXISTS (SELECT 1 FROM ocac_history);
@@ -223,3 +227,33 @@ FROM ocac_history ORDER BY seq;
 SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
 WHERE c.oid IN (to_regclass('ocac_conversations'), to_regclass('ocac_deleted_records'),
                 to_regclass('ocac_history'), to_regclass('ocac_sweeps'));
+
+-- name: forget-moves
+-- Under the sweep lock: what a killed sweep planned and never made is planned again by this one.
+DELETE FROM ocac_sweep_moves;
+
+-- name: moves-left
+SELECT EXISTS (SELECT 1 FROM ocac_sweep_moves WHERE run_id = %(run)s);
+
+-- name: move-batch
+-- The next batch of planned moves, soonest due first; a row moves only if it is still as planned
+-- (a touch since the plan wins), and its history row is written in the same statement.
+WITH batch AS (
+    DELETE FROM ocac_sweep_moves m
+    WHERE (m.run_id, m.due, m.id) IN (
+        SELECT run_id, due, id FROM ocac_sweep_moves WHERE run_id = %(run)s ORDER BY due, id LIMIT %(size)s
+    )
+    RETURNING m.*
+), moved AS (
+    UPDATE ocac_conversations c SET state = b.to_state, modified_on = %(now)s
+    FROM batch b WHERE c.id = b.id AND c.state = b.from_state AND c.modified_on = b.stamp
+    RETURNING c.id, c.channel, b.from_state, b.stamp, c.workstream, c.record_id, c.created_on, c.network,
+              b.to_state, b.reason, b.rule, b.threshold, b.due
+), recorded AS (
+    INSERT INTO ocac_history (run_id, action, at, by, conversation_id, channel, from_state, to_state, reason, rule,
+                              threshold_minutes, idle_minutes)
+    SELECT %(run)s, 'sweep', %(now)s, %(by)s, m.id, m.channel, m.from_state, m.to_state, m.reason, m.rule,
+           m.threshold, floor(extract(epoch FROM %(now)s::timestamptz - m.stamp) / 60)::integer
+    FROM moved m ORDER BY m.due, m.id
+)
+SELECT * FROM moved ORDER BY due, id;

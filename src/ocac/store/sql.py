@@ -79,7 +79,11 @@ Instant = Callable[[datetime], object]
 """How a backend passes an instant: SQLite as microseconds, PostgreSQL as a timestamptz."""
 
 
-def cell_condition(cell: Cutoff, p: Params, instant: Instant, column: str) -> str:
+DELETED_RECORD = "c.record_id IN (SELECT d.record_id FROM ocac_deleted_records d)"
+"""A conversation whose linked record is deleted (SQLite probes the index of deleted records for each)."""
+
+
+def cell_condition(cell: Cutoff, p: Params, instant: Instant, column: str, deleted: str = DELETED_RECORD) -> str:
     """The SQL condition for "in this cell and due": the rows an index range scan returns."""
     parts = [] if cell.channel is None else [f"c.channel = {p(str(cell.channel))}"]
     parts.append(f"c.state = {p(str(cell.state))}")
@@ -87,7 +91,7 @@ def cell_condition(cell: Cutoff, p: Params, instant: Instant, column: str) -> st
     parts.extend(_in_part("c.workstream", cell.workstreams, cell.other_workstreams, p))
     parts.extend(_in_part("c.network", cell.networks, cell.other_networks, p))
     if cell.record_deleted:
-        parts.append("c.record_id IN (SELECT d.record_id FROM ocac_deleted_records d)")
+        parts.append(deleted)
     parts.append(f"c.{column} < {p(instant(cell.before))}")
     return " AND ".join(parts)
 

@@ -433,7 +433,7 @@ class SqliteStore:
             total = sum(counts.values())
             detail = msgspec.json.encode(SweepSummary(audit.run_id, now, total, counts).detail()).decode()
             db.execute(Q["insert-sweep"], (audit.run_id, micros, audit.by, total, detail))
-            considered = db.execute(Q["conversation-count"]).fetchone()[0]
+            considered = db.execute(Q["conversation-count"]).fetchone()[0] if details else None
             db.execute(Q["clear-moves"])
         return SweepOutcome(moved, considered, bool(total), moved=total)
 
