@@ -16,12 +16,11 @@ import orjson
 
 def atomic_write(path: str, data: bytes) -> None:
     """Write ``data`` to a temp file beside ``path``, fsync it, then replace."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
-                               prefix=".floor-", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".floor-", suffix=".tmp")
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -80,23 +80,15 @@ channel = "voice"
 
 # channel -> state -> (default threshold, target); None threshold = never.
 DEFAULT_RULES: dict[str, dict[str, tuple[str | None, str]]] = {
-    "chat": {"open": ("20m", "closed"), "active": (None, "closed"),
-             "wrap-up": ("15m", "closed")},
-    "voice": {"open": ("30d", "closed"), "active": ("2h", "wrap-up"),
-              "wrap-up": ("1d", "closed")},
-    "sms": {"open": ("30d", "closed"), "active": ("30d", "closed"),
-            "wrap-up": ("1d", "closed")},
-    "teams": {"open": ("30d", "closed"), "active": ("30d", "closed"),
-              "wrap-up": ("1d", "closed")},
-    "social": {"open": ("30d", "closed"), "active": ("30d", "closed"),
-               "wrap-up": ("1d", "closed")},
-    "persistent-chat": {"open": ("30d", "closed"), "active": (None, "closed"),
-                        "wrap-up": ("1d", "closed")},
-    "case": {"open": (None, "closed"), "active": (None, "closed"),
-             "wrap-up": (None, "closed")},
+    "chat": {"open": ("20m", "closed"), "active": (None, "closed"), "wrap-up": ("15m", "closed")},
+    "voice": {"open": ("30d", "closed"), "active": ("2h", "wrap-up"), "wrap-up": ("1d", "closed")},
+    "sms": {"open": ("30d", "closed"), "active": ("30d", "closed"), "wrap-up": ("1d", "closed")},
+    "teams": {"open": ("30d", "closed"), "active": ("30d", "closed"), "wrap-up": ("1d", "closed")},
+    "social": {"open": ("30d", "closed"), "active": ("30d", "closed"), "wrap-up": ("1d", "closed")},
+    "persistent-chat": {"open": ("30d", "closed"), "active": (None, "closed"), "wrap-up": ("1d", "closed")},
+    "case": {"open": (None, "closed"), "active": (None, "closed"), "wrap-up": (None, "closed")},
 }
-CHANNEL_WEIGHTS = {"chat": 30, "voice": 20, "sms": 10, "teams": 10,
-                   "persistent-chat": 10, "social": 8, "case": 12}
+CHANNEL_WEIGHTS = {"chat": 30, "voice": 20, "sms": 10, "teams": 10, "persistent-chat": 10, "social": 8, "case": 12}
 CHANNELS = list(CHANNEL_WEIGHTS)
 CHANNEL_W = list(CHANNEL_WEIGHTS.values())
 STATE_WEIGHTS = {"open": 30, "active": 35, "waiting": 15, "wrap-up": 20}
@@ -105,22 +97,21 @@ UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 # (offset, weight): about half "Z", the rest a mix of non-UTC offsets.
 OFFSETS: list[tuple[timezone | None, int]] = [
-    (None, 50), (timezone(timedelta(hours=2)), 14),
-    (timezone(-timedelta(hours=5)), 12), (timezone(timedelta(hours=5, minutes=30)), 8),
-    (timezone(timedelta(hours=9)), 6), (timezone(-timedelta(hours=3, minutes=30)), 5),
+    (None, 50),
+    (timezone(timedelta(hours=2)), 14),
+    (timezone(-timedelta(hours=5)), 12),
+    (timezone(timedelta(hours=5, minutes=30)), 8),
+    (timezone(timedelta(hours=9)), 6),
+    (timezone(-timedelta(hours=3, minutes=30)), 5),
     (UTC, 5),  # explicit "+00:00"
 ]
 # (isoformat timespec, resolution in microseconds, weight)
-FRACTIONS = [("seconds", 1_000_000, 50), ("milliseconds", 1_000, 35),
-             ("microseconds", 1, 15)]
+FRACTIONS = [("seconds", 1_000_000, 50), ("milliseconds", 1_000, 35), ("microseconds", 1, 15)]
 
-_NAMES = ["José Müller", "Zoë O'Brien", "李雷", 'Ana "Nana" Silva', "Björk Á.",
-          "Émile Zola", "Nguyễn Văn A", "O\\Neil"]
+_NAMES = ["José Müller", "Zoë O'Brien", "李雷", 'Ana "Nana" Silva', "Björk Á.", "Émile Zola", "Nguyễn Văn A", "O\\Neil"]
 LANGS = ['"en-US"', '"fr-FR"', '"de-DE"', '"ja-JP"', '"pt-BR"', '"es-ES"']
-CUSTOMERS = [orjson.dumps({"name": n, "tier": t}).decode()
-             for n in _NAMES for t in ("gold", "silver", None)]
-TAGS = [orjson.dumps(t).decode() for t in
-        (["vip"], ["billing", "refund"], [], ["escalated", "vip", "fr"])]
+CUSTOMERS = [orjson.dumps({"name": n, "tier": t}).decode() for n in _NAMES for t in ("gold", "silver", None)]
+TAGS = [orjson.dumps(t).decode() for t in (["vip"], ["billing", "refund"], [], ["escalated", "vip", "fr"])]
 SENTIMENTS = ["-0.75", "-0.2", "0.0", "0.1", "0.35", "0.9", "1"]
 
 
@@ -148,8 +139,9 @@ def effective_rules(config: dict[str, Any]) -> dict[str, dict[str, int | None]]:
     rules: dict[str, dict[str, int | None]] = {}
     for channel, states in DEFAULT_RULES.items():
         overrides = config.get("rules", {}).get(channel, {})
-        rules[channel] = {state: parse_duration(overrides.get(state, default))
-                          for state, (default, _) in states.items()}
+        rules[channel] = {
+            state: parse_duration(overrides.get(state, default)) for state, (default, _) in states.items()
+        }
     return rules
 
 
@@ -173,8 +165,7 @@ def build_combos(config: dict[str, Any]) -> list[Combo]:
             w = cw * STATE_WEIGHTS[state] / total
             if state == "waiting":
                 choices = by_channel[channel] + [(None, None)]
-                combos += [Combo(channel, state, ws, after, w / len(choices))
-                           for ws, after in choices]
+                combos += [Combo(channel, state, ws, after, w / len(choices)) for ws, after in choices]
                 continue
             combos.append(Combo(channel, state, None, rules[channel][state], w))
             if channel == "case" and state != "wrap-up":
@@ -261,8 +252,7 @@ def conversation(s: Sampler, i: int, deleted: list[str]) -> tuple[str, bool]:
         age_us = s.rng.randrange(0, HORIZON_US, res)
     if ws is None and state != "waiting" and s.rng.random() < 0.4:
         ws = s.rng.choice(s.ws_by_channel[channel])
-    head = (f'{{"id":"c{i:08d}","channel":"{channel}","state":"{state}",'
-            f'"modified_on":"{s.stamp(age_us, tz, spec)}"')
+    head = f'{{"id":"c{i:08d}","channel":"{channel}","state":"{state}","modified_on":"{s.stamp(age_us, tz, spec)}"'
     if ws is not None:
         head += f',"workstream":"{ws}"'
     if channel == "case" or s.rng.random() < 0.2:
@@ -312,7 +302,8 @@ def generate(n: int, label: str, seed: int, out: Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     config = tomllib.loads(CONFIG_TOML)
     ws_names: dict[str, list[str | None]] = {
-        c: [name for name, _ in v] or [None] for c, v in workstreams_by_channel(config).items()}
+        c: [name for name, _ in v] or [None] for c, v in workstreams_by_channel(config).items()
+    }
     sampler = Sampler(random.Random(f"{seed}:{n}"), build_combos(config), ws_names)
     deleted: list[str] = []
     due = 0
@@ -326,12 +317,10 @@ def generate(n: int, label: str, seed: int, out: Path) -> tuple[Path, Path]:
                 chunk.append(text)
                 due += is_due
             fh.write(("," if start else "") + ",".join(chunk))
-        tail = {"deleted_records": deleted, "export": {"source": "bench", "seed": seed,
-                                                      "generator": GEN_VERSION}}
+        tail = {"deleted_records": deleted, "export": {"source": "bench", "seed": seed, "generator": GEN_VERSION}}
         fh.write("]," + orjson.dumps(tail).decode()[1:])
     os.replace(tmp, store)
-    info = {"size": n, "due": due, "bytes": store.stat().st_size, "now": NOW_TEXT,
-            "deleted_records": len(deleted)}
+    info = {"size": n, "due": due, "bytes": store.stat().st_size, "now": NOW_TEXT, "deleted_records": len(deleted)}
     meta.write_bytes(orjson.dumps(info))
     return store, meta
 

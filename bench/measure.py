@@ -73,8 +73,7 @@ def use_bytecode_cache(prefix: Path) -> None:
     CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(prefix)
 
 
-def run_timed(argv: list[str], stdout: Path | None = None,
-              stderr: Path | None = None) -> Sample:
+def run_timed(argv: list[str], stdout: Path | None = None, stderr: Path | None = None) -> Sample:
     """Run ``argv`` to completion; time it and read its peak RSS.
 
     stdout goes to ``stdout`` (or /dev/null), stderr to ``stderr`` (or
@@ -84,8 +83,7 @@ def run_timed(argv: list[str], stdout: Path | None = None,
     err = open(stderr, "wb") if stderr else open(os.devnull, "wb")
     with out, err:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                env=CHILD_ENV)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=CHILD_ENV)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)

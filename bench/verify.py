@@ -77,8 +77,10 @@ class Checker:
         """Nothing lost, nothing added."""
         missing, extra = orig.keys() - out.keys(), out.keys() - orig.keys()
         if missing or extra:
-            self.fail(f"{name}: {len(missing)} ids missing (e.g. {sorted(missing)[:3]}), "
-                      f"{len(extra)} ids added (e.g. {sorted(extra)[:3]})")
+            self.fail(
+                f"{name}: {len(missing)} ids missing (e.g. {sorted(missing)[:3]}), "
+                f"{len(extra)} ids added (e.g. {sorted(extra)[:3]})"
+            )
 
     def untouched(self, name: str, orig: dict[str, Any], out: dict[str, Any]) -> int:
         """All fields but state/modified_on unchanged; return how many moved."""
@@ -90,10 +92,9 @@ class Checker:
             moved += moved_from(before, conv)
             if conv.keys() != before.keys() or rest(conv) != rest(before):
                 diff = sorted(k for k in before.keys() ^ conv.keys()) + sorted(
-                    k for k in before.keys() & conv.keys()
-                    if k not in SWEPT and before[k] != conv[k])
-                self.fail(f"{name}: {cid}: fields changed, added or lost: {diff} "
-                          f"before={before} after={conv}")
+                    k for k in before.keys() & conv.keys() if k not in SWEPT and before[k] != conv[k]
+                )
+                self.fail(f"{name}: {cid}: fields changed, added or lost: {diff} before={before} after={conv}")
         return moved
 
 
@@ -110,8 +111,9 @@ def swept(by_id: dict[str, dict[str, Any]]) -> dict[str, tuple[Any, Any]]:
     return {cid: (c.get("state"), c.get("modified_on")) for cid, c in by_id.items()}
 
 
-def compare(chk: Checker, orig: dict[str, dict[str, Any]],
-            jq: dict[str, tuple[Any, Any]], ocac: dict[str, tuple[Any, Any]]) -> None:
+def compare(
+    chk: Checker, orig: dict[str, dict[str, Any]], jq: dict[str, tuple[Any, Any]], ocac: dict[str, tuple[Any, Any]]
+) -> None:
     """Per id: same state and the same modified_on instant."""
     for cid, (state, stamp) in ocac.items():
         want = jq.get(cid)
@@ -120,9 +122,11 @@ def compare(chk: Checker, orig: dict[str, dict[str, Any]],
         same_time = stamp == want[1] or instant(stamp) == instant(want[1])
         if state != want[0] or not same_time:
             o = orig.get(cid, {})
-            chk.fail(f"ocac != jq: {cid} ({o.get('channel')}, ws={o.get('workstream')}, "
-                     f"record={o.get('record_id')}): original {o.get('state')} "
-                     f"{o.get('modified_on')}; jq {want[0]} {want[1]}; ocac {state} {stamp}")
+            chk.fail(
+                f"ocac != jq: {cid} ({o.get('channel')}, ws={o.get('workstream')}, "
+                f"record={o.get('record_id')}): original {o.get('state')} "
+                f"{o.get('modified_on')}; jq {want[0]} {want[1]}; ocac {state} {stamp}"
+            )
 
 
 def listed_ids(path: Path) -> list[Any] | None:
@@ -175,8 +179,11 @@ def run(args: argparse.Namespace) -> tuple[Checker, dict[str, Any]]:
     if expected is not None and summary[f"{ref}_moved"] != expected:
         chk.fail(f"{ref} moved {summary[f'{ref}_moved']}, the generator expected {expected}")
     if args.list and args.jq:
-        due = {cid for cid, (state, stamp) in results["jq"].items()
-               if cid in orig and moved_from(orig[cid], {"state": state, "modified_on": stamp})}
+        due = {
+            cid
+            for cid, (state, stamp) in results["jq"].items()
+            if cid in orig and moved_from(orig[cid], {"state": state, "modified_on": stamp})
+        }
         summary["listed"] = check_list(chk, args.list, args.limit, due)
     summary["conversations"] = len(orig)
     summary["reference"] = ref if args.jq else "generator"

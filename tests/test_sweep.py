@@ -75,9 +75,7 @@ REASON_OF_WHY = {"workstream auto_close_after": "AutoClosedFromWaitingState", "r
 def test_sample_sweep_equals_the_independently_computed_expectation(sample_store: Path, config_path: Path) -> None:
     expected = json.loads((SAMPLE / "expected-sweep.json").read_text(encoding="utf-8"))
     assert expected["now"] == format_instant(NOW)
-    want = sorted(
-        (d["id"], d["target"], REASON_OF_WHY.get(d["why"], "AutoClosedBySystem")) for d in expected["due"]
-    )
+    want = sorted((d["id"], d["target"], REASON_OF_WHY.get(d["why"], "AutoClosedBySystem")) for d in expected["due"])
     original = {c.id: c for c in stored(sample_store)}
 
     result = sweep(sample_store, load_config(config_path).policy)
@@ -103,6 +101,7 @@ def test_sample_sweep_equals_the_independently_computed_expectation(sample_store
 
 
 # --- the reference table, cell by cell, at the threshold ± 1 minute -------------------------------------------
+
 
 @pytest.mark.parametrize(("channel", "state"), list(REFERENCE), ids=[f"{c}/{s}" for c, s in REFERENCE])
 def test_reference_cell_at_its_threshold(tmp_path: Path, channel: str, state: str) -> None:
@@ -231,6 +230,7 @@ def test_voice_moves_in_two_steps_over_two_sweeps(tmp_path: Path) -> None:
 
 # --- applying -----------------------------------------------------------------------------------------------
 
+
 def test_history_entries_equal_the_applied_transitions(tmp_path: Path) -> None:
     path = write_store(tmp_path / "s.json", [
         conv("a", "chat", "open", 30), conv("b", "voice", "active", 500), conv("c", "chat", "open", 3),
@@ -242,8 +242,16 @@ def test_history_entries_equal_the_applied_transitions(tmp_path: Path) -> None:
         (e.id, e.channel, e.from_state, e.to_state, e.reason, e.rule, e.threshold_minutes, e.idle_minutes)
         for e in entries
     ] == [
-        (t.id, str(t.channel), str(t.from_state), str(t.to_state), str(t.reason), t.rule, t.threshold_minutes,
-         t.idle_minutes)
+        (
+            t.id,
+            str(t.channel),
+            str(t.from_state),
+            str(t.to_state),
+            str(t.reason),
+            t.rule,
+            t.threshold_minutes,
+            t.idle_minutes,
+        )
         for t in result.transitions
     ]
     assert {e.run_id for e in entries} == {result.run_id} and {e.at for e in entries} == {NOW}
