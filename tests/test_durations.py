@@ -208,7 +208,18 @@ def test_parse_seconds_keeps_seconds_and_reads_bare_numbers_as_minutes() -> None
 
 
 @pytest.mark.parametrize(
-    ("minutes", "text"), [(0, "0m"), (45, "45m"), (60, "1h"), (61, "1h 1m"), (1440, "1d"), (1500, "1d 1h"), (-5, "-5m")]
+    ("minutes", "text"),
+    [
+        (0, "0m"),
+        (45, "45m"),
+        (60, "1h"),
+        (61, "1h 1m"),
+        (1440, "1d"),
+        (1500, "1d 1h"),
+        (1480, "1d 40m"),
+        (1501, "1d 1h"),
+        (-5, "-5m"),
+    ],
 )
 def test_format_idle(minutes: int, text: str) -> None:
     assert format_idle(minutes) == text

@@ -328,7 +328,8 @@ def edit_config(
     """
     import tomlkit
 
-    with fsutil.locked(path, lock_timeout, "config"):
+    owner = fsutil.owner_for(path)
+    with fsutil.locked(path, lock_timeout, "config", owner):
         fsutil.remove_stale_temps(path)  # what a killed edit left; we hold the lock, so no live one did
         document = _parse_for_edit(path)
         original = tomlkit.dumps(document)
@@ -338,7 +339,7 @@ def edit_config(
         after = _validated(path, document.unwrap())
         changed = updated != original
         if changed and not dry_run:
-            fsutil.write_atomic(path, updated.encode("utf-8"))
+            fsutil.write_atomic(path, updated.encode("utf-8"), owner)
     return ConfigChange(before, after, changed and not dry_run)
 
 

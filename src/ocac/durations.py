@@ -33,6 +33,8 @@ def parse_seconds(text: str) -> Decimal:
     raw = text.strip().lower()
     if not raw:
         raise InvalidDuration(f"empty duration: {ACCEPTED}")
+    if raw.startswith("-"):
+        raise InvalidDuration(f"invalid duration {text!r}: durations are never negative; {ACCEPTED}")
     with localcontext(prec=len(raw) + 10):  # exact: enough digits for any number in `raw`
         if raw.isascii() and raw.isdigit():
             return Decimal(raw) * 60
@@ -97,13 +99,10 @@ def format_minutes(minutes: int | None) -> str:
 
 
 def format_idle(minutes: int) -> str:
-    """A compact, approximate age for tables (`2d 3h`, `45m`)."""
+    """A compact age for tables: the two largest non-zero units (`2d 3h`, `1d 40m`, `45m`)."""
     if minutes < 0:
         return f"-{format_idle(-minutes)}"
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {mins}m" if mins else f"{hours}h"
-    return f"{mins}m"
+    parts = [f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (mins, "m")) if n]
+    return " ".join(parts[:2]) or "0m"

@@ -97,6 +97,12 @@ def owner_of(path: Path) -> tuple[int, int] | None:
     return info.st_uid, info.st_gid
 
 
+def owner_for(path: Path) -> tuple[int, int] | None:
+    """Who files ocac creates for `path` belong to: the file's owner, or its folder's for a new file."""
+    target = real_path(path)
+    return owner_of(target) or owner_of(target.parent)
+
+
 def give_to(fd: int, owner: tuple[int, int] | None) -> None:
     """Make a file ocac just created belong to `owner` (the store's), where this process may.
 
@@ -219,9 +225,9 @@ def _fsync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-def write_atomic(path: Path, content: bytes) -> None:
-    """Replace `path` with `content` atomically (temp file, fsync, rename)."""
-    with AtomicFile(path) as replacement:
+def write_atomic(path: Path, content: bytes, owner: tuple[int, int] | None = None) -> None:
+    """Replace `path` with `content` atomically (temp file, fsync, rename); a new file is `owner`'s."""
+    with AtomicFile(path, owner) as replacement:
         replacement.write([content])
         replacement.commit()
 

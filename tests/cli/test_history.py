@@ -188,7 +188,7 @@ def test_csv_has_a_header_and_every_cell(cli, trail: list[dict[str, Any]]) -> No
         ["2026-11-25T12:00:00Z", "sweep", "v", "voice", "active → wrap-up", "AutoClosedBySystem", "voice/active", "3h",
          BY],
         ["2026-11-26T12:01:00Z", "sweep", "v", "voice", "wrap-up → closed", "AutoClosedBySystem", "voice/wrap-up",
-         "1d", BY],
+         "1d 1m", BY],
     ]  # fmt: skip
     empty = cli("history", "--csv", "--id", "nobody")
     assert (empty.exit_code, empty.stdout, empty.stderr) == (0, "at,action,id,channel,from → to,reason,rule,idle,by\n",

@@ -504,6 +504,58 @@ def test_a_missing_parent_that_cannot_be_created(as_user: tuple[str, Path]) -> N
     assert list(folder.iterdir()) == []
 
 
+def test_a_store_the_user_cannot_reach_fails_loudly_in_every_mode(as_user: tuple[str, Path]) -> None:
+    """A folder the user cannot enter is an error, never "no store yet", even for the quiet cron form."""
+    user, folder = as_user
+    config_path = _owned(user, folder / "config.toml", VALID_CONFIG, 0o644)
+    hidden = folder / "hidden"
+    hidden.mkdir(mode=0o700)  # root's: the user cannot search it
+    store_path = hidden / "conversations.json"
+    store_path.write_bytes(VALID)
+    for args in [("sweep", "run", "--quiet", "--now", NOW), *STORE_READERS, ("doctor", "--now", NOW), *STORE_WRITERS]:
+        result = run(ocac_argv(store_path, config_path, *args), user=user)
+        line = assert_clean_failure(result, 4, str(store_path))
+        assert "permission denied" in line.lower(), line
+        assert result.stdout == ""
+    assert sorted(path.name for path in hidden.iterdir()) == ["conversations.json"]
+    assert store_path.read_bytes() == VALID
+
+
+def test_files_a_root_run_creates_beside_a_users_store_stay_the_users(as_user: tuple[str, Path]) -> None:
+    user, folder = as_user
+    data = _data_folder(user, folder)
+    store_path = _owned(user, data / "conversations.json", VALID, 0o600)
+    config_path = _owned(user, data / "config.toml", VALID_CONFIG, 0o600)
+    as_root = [("sweep", "run", "--now", NOW), ("config", "set", "chat", "open", "25m")]
+    for args in as_root:
+        result = run(ocac_argv(store_path, config_path, *args))
+        assert result.returncode == 0, (args, result.stderr)
+    owner = (store_path.stat().st_uid, store_path.stat().st_gid)
+    created = ["config.toml.lock", "conversations.history.jsonl", "conversations.json.lock"]
+    assert sorted(path.name for path in data.iterdir()) == sorted([*created, "config.toml", "conversations.json"])
+    for name in [*created, "config.toml", "conversations.json"]:
+        info = (data / name).stat()
+        assert (info.st_uid, info.st_gid) == owner, name
+    later = "2026-11-27T12:00:00Z"
+    for args in [("sweep", "run", "--now", later), ("history",), ("config", "set", "chat", "open", "30m"),
+                 ("conversations", "add", "--channel", "chat", "--id", "mine", "--now", later)]:  # fmt: skip
+        result = _run_as(user, folder, *args)
+        assert result.returncode == 0, (args, result.stderr)
+
+
+def test_doctor_reports_a_store_the_user_cannot_write(as_user: tuple[str, Path]) -> None:
+    user, folder = as_user
+    data = _data_folder(user, folder)
+    store_path = _owned(user, data / "conversations.json", VALID, 0o444)
+    result = _run_as(user, folder, "doctor", "--now", NOW)
+    assert result.returncode == 7, result.stderr
+    (finding,) = [line for line in result.stdout.splitlines() if line.startswith("writable:")]
+    assert str(store_path) in finding and "not writable by this user" in finding
+    os.chmod(store_path, 0o644)
+    again = _run_as(user, folder, "doctor", "--now", NOW)
+    assert not any(line.startswith("writable:") for line in again.stdout.splitlines()), again.stdout
+
+
 def test_an_immutable_store_for_root_too(tmp_path: Path, store_path: Path) -> None:
     """chattr +i binds root as well: the rename is refused, the old store stays, no temp is left."""
     if os.geteuid() != 0 or shutil.which("chattr") is None:

@@ -148,6 +148,44 @@ def test_unreadable_store_is_named(tmp_path: Path, content: bytes, expected: str
     assert expected in load_error(path, writable)
 
 
+_ROW = b'"channel": "chat", "state": "open", "modified_on": "2026-11-25T11:00:00Z"'
+DUPLICATES = {
+    "known field": (
+        b'{"conversations": [{"id": "a", ' + _ROW + b'}, {"id": "b", ' + _ROW + b', "state": "closed"}]}',
+        "conversation 'b' (#2) has the key 'state' twice",
+    ),
+    "unknown field": (
+        b'{"conversations": [{"id": "a", ' + _ROW + b', "note": 1, "note": 2}]}',
+        "conversation 'a' (#1) has the key 'note' twice",
+    ),
+    "nested": (
+        b'{"conversations": [{"id": "a", ' + _ROW + b', "customer": {"name": "x", "name": "y"}}]}',
+        "conversation 'a' (#1) has the key 'name' twice",
+    ),
+    "top level": (
+        b'{"conversations": [], "deleted_records": [], "conversations": [{"id": "a", ' + _ROW + b"}]}",
+        "the top level has the key 'conversations' twice",
+    ),
+}
+
+
+@pytest.mark.parametrize("writable", [False, True], ids=["read", "write"])
+@pytest.mark.parametrize("case", list(DUPLICATES))
+def test_a_repeated_key_is_refused_naming_the_conversation(tmp_path: Path, case: str, writable: bool) -> None:
+    """JSON readers disagree on which of two equal keys wins; TOML refuses them, and so does ocac."""
+    content, expected = DUPLICATES[case]
+    path = tmp_path / "store.json"
+    path.write_bytes(content)
+    assert msgspec.json.decode(content) is not None  # valid JSON all the same
+    assert expected in load_error(path, writable)
+
+
+def test_equal_keys_in_different_objects_are_not_duplicates(tmp_path: Path) -> None:
+    path = tmp_path / "store.json"
+    path.write_bytes(b'{"conversations": [{"id": "a", ' + _ROW + b', "x": {"id": 1}}, {"id": "b", ' + _ROW + b"}]}")
+    assert [c.id for c in load(path).conversations] == ["a", "b"]
+
+
 def test_missing_store_is_empty_and_not_created(tmp_path: Path) -> None:
     path = tmp_path / "nowhere" / "store.json"
     store = FileStore(path, 1)

@@ -199,8 +199,21 @@ def test_rewrite_keeps_the_previous_trail_aside(tmp_path: Path, capsys: pytest.C
     trail.append([record("old")])
     commit(trail, "old")
     previous = trail.path.read_bytes()
-    assert trail.rewrite([record("new", "n")], None) == "new"
+    with trail.rewriting([record("new", "n")], None) as run:
+        assert run == "new"
+        assert trail.path.read_bytes() == previous  # written beside, renamed only when the block succeeds
     assert runs(trail) == [("new", "n")]
     (aside,) = tmp_path.glob("h.jsonl.replaced-*")
     assert aside.read_bytes() == previous
     assert str(aside) in capsys.readouterr().err
+
+
+def test_a_rewrite_whose_block_fails_changes_nothing(tmp_path: Path) -> None:
+    trail = Trail(tmp_path / "h.jsonl")
+    trail.append([record("old")])
+    commit(trail, "old")
+    previous = trail.path.read_bytes()
+    with pytest.raises(RuntimeError), trail.rewriting([record("new", "n")], None):
+        raise RuntimeError("the store could not be encoded")
+    assert trail.path.read_bytes() == previous
+    assert [path.name for path in tmp_path.glob("*h.jsonl*")] == ["h.jsonl"]

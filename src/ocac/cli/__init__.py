@@ -46,6 +46,10 @@ EXIT_CODES = (
 class OcacGroup(TyperGroup):
     """Turns ocac's errors into one line on stderr and a fixed exit code."""
 
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        ctx.meta[_ARGS] = list(args)  # the words as given, for messages about them
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
@@ -58,7 +62,7 @@ class OcacGroup(TyperGroup):
             name = f" {error.filename}" if error.filename else ""
             _fail(ctx, f"cannot access{name}: {error.strerror or error}", ExitCode.IO)
         except Exception as error:
-            misplaced = _misplaced_option(error)
+            misplaced = _misplaced_option(error, ctx.meta.get(_ARGS, []))
             if misplaced:
                 _fail(ctx, misplaced, ExitCode.USAGE)
             if _is_cli_signal(error) or os.environ.get(paths.ENV_DEBUG):
@@ -67,17 +71,18 @@ class OcacGroup(TyperGroup):
             _fail(ctx, message, ExitCode.UNEXPECTED)
 
 
+_ARGS = "ocac.args"
 ROOT_OPTIONS = ("--config", "--store", "--lock-timeout", "--color", "--no-color")
 _NEGATIVE = re.compile(r"^-\d")
 
 
-def _misplaced_option(error: Exception) -> str | None:
+def _misplaced_option(error: Exception, args: list[str]) -> str | None:
     """One line for an unknown option that is a negative value or an option of ocac itself, else None."""
     if type(error).__name__ != "NoSuchOption":
         return None
     name = str(getattr(error, "option_name", ""))
     if _NEGATIVE.match(name):
-        token = next((arg for arg in sys.argv[1:] if arg.startswith(name)), name)
+        token = next((arg for arg in args if arg.startswith(name)), name)
         return f"'{token}' is not an option: durations, times and counts are never negative (give e.g. 5m)"
     root = name.split("=", 1)[0]
     if root in ROOT_OPTIONS:

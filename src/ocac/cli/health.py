@@ -84,4 +84,4 @@ def metrics(
     if output is None:
         typer.echo(text, nl=False)
         return
-    fsutil.write_atomic(output, text.encode("utf-8"))
+    fsutil.write_atomic(output, text.encode("utf-8"), fsutil.owner_for(output))

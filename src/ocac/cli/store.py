@@ -10,7 +10,7 @@ from ocac import render
 from ocac.cli.common import JSON_HELP, settings, store_of, sub_app
 from ocac.errors import StoreError
 from ocac.model import State
-from ocac.store import StoreInfo, open_store
+from ocac.store import StoreInfo, open_store, refuse_overlap
 
 app = sub_app(
     "Inspect a store, and copy one into another (JSON, TOML, SQLite, PostgreSQL).\n\n"
@@ -84,6 +84,7 @@ def copy(
     Example: ocac store copy conversations.json sqlite:///srv/ocac/conversations.sqlite
     """
     lock_timeout = settings(ctx).lock_timeout
+    refuse_overlap(source, destination)
     with closing(open_store(source, lock_timeout)) as origin, closing(open_store(destination, lock_timeout)) as target:
         if not origin.exists():
             raise StoreError(f"store {origin.location} does not exist: nothing to copy (check SOURCE)")

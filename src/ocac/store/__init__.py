@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from ocac import fsutil
 from ocac.errors import InvalidInput
 from ocac.store.base import (
     Dump,
@@ -28,10 +29,11 @@ from ocac.store.base import (
     SweepOutcome,
 )
 from ocac.store.file import FileStore
+from ocac.store.trail import trail_path
 
 __all__ = [
     "Dump", "ImportCounts", "Incoming", "RecordChange", "Selection", "Store", "StoreInfo", "StoreSpec", "Stored",
-    "SweepOutcome", "mask", "open_store", "parse_spec",
+    "SweepOutcome", "mask", "open_store", "parse_spec", "refuse_overlap",
 ]  # fmt: skip
 
 SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
@@ -94,6 +96,28 @@ def open_store(text: str, lock_timeout: float) -> Store:
 
         return SqliteStore(Path(spec.target), lock_timeout)
     return FileStore(Path(spec.target), lock_timeout)
+
+
+def refuse_overlap(source: str, destination: str) -> None:
+    """Refuse a copy between two stores that share a file: the same store, or one history file."""
+    first, second = parse_spec(source), parse_spec(destination)
+    shared = _files(first) & _files(second)
+    if not shared:
+        return
+    if first.backend == "postgresql" or fsutil.real_path(Path(first.target)) in shared:
+        raise InvalidInput(f"store {second.shown} is the store being copied: name another destination")
+    raise InvalidInput(
+        f"stores {first.shown} and {second.shown} would share the history {min(shared)}: "
+        "give the copy another name or folder"
+    )
+
+
+def _files(spec: StoreSpec) -> set[str | Path]:
+    """The files (or the database URL) a store is made of."""
+    if spec.path is None:
+        return {spec.target}
+    path = fsutil.real_path(spec.path)
+    return {path} if spec.backend == "sqlite" else {path, fsutil.real_path(trail_path(spec.path))}
 
 
 def mask(url: str) -> str:

@@ -92,10 +92,9 @@ class FileStore:
         return self._snapshot
 
     def _trail(self) -> Trail:
-        store = fsutil.real_path(self.path)
-        owner = fsutil.owner_of(store) or fsutil.owner_of(store.parent)
+        owner = fsutil.owner_for(self.path)
         try:
-            mode = os.stat(store).st_mode & 0o666
+            mode = os.stat(fsutil.real_path(self.path)).st_mode & 0o666
         except OSError:
             mode = 0o666
         return Trail(trail_path(self.path), owner, mode)
@@ -197,8 +196,7 @@ class FileStore:
     @contextmanager
     def _writing(self) -> Iterator[_Write]:
         """Lock the store, clean up after a killed writer, and load it for changing."""
-        store = fsutil.real_path(self.path)
-        owner = fsutil.owner_of(store) or fsutil.owner_of(store.parent)
+        owner = fsutil.owner_for(self.path)
         try:
             with fsutil.locked(self.path, self.lock_timeout, "store", owner):
                 fsutil.remove_stale_temps(self.path)
@@ -372,14 +370,18 @@ class _Write:
         return True
 
     def replace_trail(self, history: Iterable[AuditRecord], last_sweep: SweepSummary | None) -> None:
-        """Write the store and a new trail holding `history` (the old trail is kept aside, not deleted)."""
-        run = self.trail.rewrite(history, last_sweep)
+        """Write the store and a new trail holding `history` (the old trail is kept aside, not deleted).
+
+        Both are written to temporary files before either is renamed, so a store that cannot be
+        encoded leaves the old store and trail as they were.
+        """
         sweep = None
         if last_sweep is not None:
             sweep = SweepMarker(last_sweep.run_id, format_instant(last_sweep.at), last_sweep.moved)
-        self.document.set_run(run, sweep)
         with fsutil.AtomicFile(self.document.path, self.owner) as replacement:
-            replacement.write(self.store._codec.encode(self.document))
+            with self.trail.rewriting(history, last_sweep) as run:
+                self.document.set_run(run, sweep)
+                replacement.write(self.store._codec.encode(self.document))
             replacement.commit()
 
 

@@ -9,6 +9,7 @@ unknown fields still as raw slices, so values round-trip exactly.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -23,6 +24,8 @@ from ocac.store.document import MARKER_KEY, Document, StoreMeta, decode_json, st
 _BATCH = 8192
 _INDENT = re.compile(rb"\n( +)\S")
 _PRETTY_LIMIT = 64 * 1024 * 1024
+_DUPLICATE_CHECK_LIMIT = 64 * 1024 * 1024
+"""Stores up to this size are checked for duplicate keys (a full parse: about 20 ms per MB)."""
 
 
 class _View(msgspec.Struct):
@@ -54,6 +57,8 @@ def decode(path: Path, data: bytes, *, writable: bool) -> Document:
     except UnicodeDecodeError:
         _require_utf8(path, data)
         raise
+    if len(data) <= _DUPLICATE_CHECK_LIMIT:
+        _refuse_duplicate_keys(path, data)
     conversations, deleted, meta = view.conversations, view.deleted_records, view.ocac
     state = _State(data) if writable else None
     validate(path, conversations)
@@ -75,6 +80,48 @@ def _require_utf8(path: Path, data: bytes) -> None:
         raise StoreError(
             f"store {path} is not UTF-8 text (byte {error.start}): fix the file or restore a backup"
         ) from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> None:
+    """An `object_pairs_hook` that builds nothing and stops at the first repeated key."""
+    if len(pairs) > 1:
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+
+
+def _refuse_duplicate_keys(path: Path, data: bytes) -> None:
+    """Refuse a store in which an object repeats a key (JSON readers disagree on which one wins)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        _require_utf8(path, data)
+        raise
+    try:
+        json.loads(text, object_pairs_hook=_unique_pairs)
+    except (ValueError, RecursionError):  # the decoder above is the judge of valid JSON
+        return
+    except _DuplicateKey as duplicate:
+        where = _duplicate_location(data)
+        raise StoreError(
+            f"store {path}: {where}has the key '{duplicate.args[0]}' twice: keep one and remove the other"
+        ) from None
+
+
+def _duplicate_location(data: bytes) -> str:
+    """`conversation 'ID' (#N) ` for the first conversation repeating a key, else `the top level `."""
+    for index, raw in enumerate(_State(data).raws):
+        try:
+            json.loads(bytes(raw), object_pairs_hook=_unique_pairs)
+        except _DuplicateKey:
+            return f"{_conversation_name(data, index)} "
+    return "the top level "
 
 
 class _State:

@@ -103,10 +103,10 @@ def _new_table(document: Document, index: int, originals: list[Any], tables: lis
     conversation = document.conversations[index]
     try:
         table = _table(conversation, document.replaced[index])
-    except (TypeError, ValueError) as error:
+    except _Unwritable as field:
         raise StoreError(
-            f"store {document.path}: conversation '{conversation.id}' cannot be written as TOML "
-            f"({error}): use a .json store"
+            f"store {document.path}: conversation '{conversation.id}': field '{field}' holds a value TOML "
+            "cannot hold (such as a number beyond a 64-bit float): use a .json store"
         ) from None
     if index < len(originals) and originals[index].as_string().endswith("\n\n"):
         table.add(tomlkit.nl())  # the blank line the table it replaces had after it
@@ -137,8 +137,15 @@ def _table(conversation: Conversation, extra: Mapping[str, Any]) -> Any:
     for name, value in extra.items():
         plain = plain_value(value)
         if name not in KNOWN_FIELDS and plain is not None:  # TOML has no null: an absent key says it
-            table[name] = plain
+            try:
+                table[name] = plain
+            except (TypeError, ValueError):
+                raise _Unwritable(name) from None
     return table
+
+
+class _Unwritable(Exception):
+    """An unknown field whose value TOML cannot hold; the exception's text is the field's name."""
 
 
 def fields_of(document: Document, index: int) -> dict[str, Any]:

@@ -100,19 +100,21 @@ class Trail:
             fsutil.give_to(fd, self.owner)
         return fd
 
-    def rewrite(self, history: Iterable[AuditRecord], last_sweep: SweepSummary | None) -> str | None:
-        """Replace the trail by `history` (committed run by run); the old trail is kept aside, not deleted.
+    @contextlib.contextmanager
+    def rewriting(self, history: Iterable[AuditRecord], last_sweep: SweepSummary | None) -> Iterator[str | None]:
+        """Replace the trail by `history` (committed run by run) when the block ends without error.
 
-        Returns the last run written, for the store to name. Used by `store copy --replace`.
+        The new trail is written before the block, which gets the last run written (for the store
+        to name); the old trail is kept aside, not deleted. Used by `store copy`.
         """
-        aside = self._keep_aside()
         last: list[str] = []
         with fsutil.AtomicFile(self.path, self.owner) as replacement:
             replacement.write(self._runs(history, last_sweep, last))
+            yield last[-1] if last else None
+            aside = self._keep_aside()
             replacement.commit()
         if aside is not None:
             _warn(f"the previous history {self.path} was kept as {aside}")
-        return last[-1] if last else None
 
     def _runs(
         self, history: Iterable[AuditRecord], last_sweep: SweepSummary | None, last: list[str]
