@@ -4,6 +4,9 @@ Writes compact JSON stores (``store-<label>-seed<S>-v<V>.json``) plus a
 ``.meta.json`` sidecar with the expected number of due conversations, and a
 ``config.toml`` (and its JSON twin for jq) with a few workstreams.
 
+Channels and states, offsets and fractions, ids and unknown fields come from the shared seeded
+generator (tools/generator.py); this module decides which conversations are due, and counts them.
+
 Usage: ``python bench/gen.py --size 1m [--seed 42] [--out bench/.data]``
 """
 
@@ -11,21 +14,26 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import sys
 import tomllib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-GEN_VERSION = 1  # part of the cache key: bump whenever the output changes
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+
+import generator  # noqa: E402
+from generator import Generator, Weighted  # noqa: E402
+
+GEN_VERSION = 2  # part of the cache key: bump whenever the output changes (or tools/generator.py's does)
 DEFAULT_SEED = 42
 NOW_TEXT = "2026-11-25T12:00:00Z"
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
-HORIZON_US = 60 * 86_400 * 1_000_000  # ages spread over 60 days
+HORIZON = timedelta(days=60)  # ages spread over 60 days
+HORIZON_US = HORIZON // timedelta(microseconds=1)
 DUE_FRACTION = 0.25
 OPEN_FRACTION = 0.30  # non-closed share; the rest (70 %) is closed
 BOUNDARY_FRACTION = 0.02  # share of sampled ages put right at the threshold
@@ -88,31 +96,7 @@ DEFAULT_RULES: dict[str, dict[str, tuple[str | None, str]]] = {
     "persistent-chat": {"open": ("30d", "closed"), "active": (None, "closed"), "wrap-up": ("1d", "closed")},
     "case": {"open": (None, "closed"), "active": (None, "closed"), "wrap-up": (None, "closed")},
 }
-CHANNEL_WEIGHTS = {"chat": 30, "voice": 20, "sms": 10, "teams": 10, "persistent-chat": 10, "social": 8, "case": 12}
-CHANNELS = list(CHANNEL_WEIGHTS)
-CHANNEL_W = list(CHANNEL_WEIGHTS.values())
-STATE_WEIGHTS = {"open": 30, "active": 35, "waiting": 15, "wrap-up": 20}
-WAITING_CHANNELS = frozenset({"persistent-chat", "sms", "social", "teams"})
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-
-# (offset, weight): about half "Z", the rest a mix of non-UTC offsets.
-OFFSETS: list[tuple[timezone | None, int]] = [
-    (None, 50),
-    (timezone(timedelta(hours=2)), 14),
-    (timezone(-timedelta(hours=5)), 12),
-    (timezone(timedelta(hours=5, minutes=30)), 8),
-    (timezone(timedelta(hours=9)), 6),
-    (timezone(-timedelta(hours=3, minutes=30)), 5),
-    (UTC, 5),  # explicit "+00:00"
-]
-# (isoformat timespec, resolution in microseconds, weight)
-FRACTIONS = [("seconds", 1_000_000, 50), ("milliseconds", 1_000, 35), ("microseconds", 1, 15)]
-
-_NAMES = ["José Müller", "Zoë O'Brien", "李雷", 'Ana "Nana" Silva', "Björk Á.", "Émile Zola", "Nguyễn Văn A", "O\\Neil"]
-LANGS = ['"en-US"', '"fr-FR"', '"de-DE"', '"ja-JP"', '"pt-BR"', '"es-ES"']
-CUSTOMERS = [orjson.dumps({"name": n, "tier": t}).decode() for n in _NAMES for t in ("gold", "silver", None)]
-TAGS = [orjson.dumps(t).decode() for t in (["vip"], ["billing", "refund"], [], ["escalated", "vip", "fr"])]
-SENTIMENTS = ["-0.75", "-0.2", "0.0", "0.1", "0.35", "0.9", "1"]
 
 
 def parse_duration(text: str | None) -> int | None:
@@ -158,118 +142,72 @@ def build_combos(config: dict[str, Any]) -> list[Combo]:
     rules = effective_rules(config)
     by_channel = workstreams_by_channel(config)
     combos: list[Combo] = []
-    for channel, cw in CHANNEL_WEIGHTS.items():
-        states = [s for s in STATE_WEIGHTS if s != "waiting" or channel in WAITING_CHANNELS]
-        total = sum(STATE_WEIGHTS[s] for s in states)
-        for state in states:
-            w = cw * STATE_WEIGHTS[state] / total
-            if state == "waiting":
-                choices = by_channel[channel] + [(None, None)]
-                combos += [Combo(channel, state, ws, after, w / len(choices)) for ws, after in choices]
-                continue
-            combos.append(Combo(channel, state, None, rules[channel][state], w))
-            if channel == "case" and state != "wrap-up":
-                combos.append(Combo(channel, state, None, 0, w / 50, deleted=True))
+    for (channel, state), w in generator.channel_state_weights(generator.OPEN_STATES).items():
+        if state == "waiting":
+            choices = by_channel[channel] + [(None, None)]
+            combos += [Combo(channel, state, ws, after, w / len(choices)) for ws, after in choices]
+            continue
+        combos.append(Combo(channel, state, None, rules[channel][state], w))
+        if channel == "case" and state != "wrap-up":
+            combos.append(Combo(channel, state, None, 0, w / 50, deleted=True))
     return combos
 
 
 @dataclass
 class Sampler:
-    """Seeded random source for every field of a conversation."""
+    """The shared seeded generator, and which kinds of conversation can be due at NOW."""
 
-    rng: random.Random
+    shared: Generator
     combos: list[Combo]
     ws_by_channel: dict[str, list[str | None]]
-    due_combos: list[Combo] = field(init=False)  # can be due at NOW
-    due_weights: list[float] = field(init=False)
-    kept_combos: list[Combo] = field(init=False)  # can be left alone at NOW
-    kept_weights: list[float] = field(init=False)
+    due_combos: Weighted[Combo] = field(init=False)  # can be due at NOW
+    kept_combos: Weighted[Combo] = field(init=False)  # can be left alone at NOW
 
     def __post_init__(self) -> None:
-        self.due_combos = [c for c in self.combos if c.threshold_s is not None]
-        self.due_weights = [c.weight for c in self.due_combos]
-        self.kept_combos = [c for c in self.combos if not c.deleted]
-        self.kept_weights = [c.weight for c in self.kept_combos]
+        self.due_combos = Weighted((c, c.weight) for c in self.combos if c.threshold_s is not None)
+        self.kept_combos = Weighted((c, c.weight) for c in self.combos if not c.deleted)
 
-    def stamp(self, age_us: int, tz: timezone | None, spec: str) -> str:
-        """RFC 3339 text of ``NOW - age`` in offset ``tz`` (None = ``Z``)."""
-        instant = NOW - timedelta(microseconds=age_us)
-        if tz is None:
-            return instant.isoformat(timespec=spec)[:-6] + "Z"
-        return instant.astimezone(tz).isoformat(timespec=spec)
-
-    def style(self) -> tuple[timezone | None, str, int]:
-        """Pick an offset and a fraction style (timespec, resolution µs)."""
-        tz = self.rng.choices(OFFSETS, weights=[w for _, w in OFFSETS])[0][0]
-        spec, res, _ = self.rng.choices(FRACTIONS, weights=[w for *_, w in FRACTIONS])[0]
-        return tz, spec, res
-
-    def age(self, threshold_s: int | None, due: bool, res: int) -> int:
-        """An age in µs (multiple of ``res``): due iff strictly over threshold."""
+    def age(self, threshold_s: int | None, due: bool, res: int) -> timedelta:
+        """An age (a multiple of ``res`` µs): due iff strictly over the threshold."""
+        rng = self.shared.rng
         if threshold_s is None:
-            return self.rng.randrange(0, HORIZON_US, res)
-        t_us = threshold_s * 1_000_000
-        boundary = self.rng.random() < BOUNDARY_FRACTION
-        if due:
-            return t_us + res if boundary else self.rng.randrange(t_us + res, HORIZON_US + 1, res)
-        return t_us if boundary else self.rng.randrange(0, max(t_us, res), res)
-
-
-def extras(rng: random.Random) -> str:
-    """A few unknown fields (JSON fragment, leading comma) that must survive."""
-    parts = [f',"priority":{rng.randint(1, 4)}']
-    r = rng.random()
-    if r < 0.5:
-        parts.append(f',"language":{rng.choice(LANGS)}')
-    if r < 0.2:
-        parts.append(f',"customer":{rng.choice(CUSTOMERS)}')
-    if r > 0.85:
-        parts.append(f',"tags":{rng.choice(TAGS)}')
-    if 0.2 < r < 0.4:
-        parts.append(f',"sentiment":{rng.choice(SENTIMENTS)}')
-    if r > 0.95:
-        parts.append(',"x_legacy_ref":null')
-    return "".join(parts)
-
-
-def conversation(s: Sampler, i: int, deleted: list[str]) -> tuple[str, bool]:
-    """One conversation as compact JSON, and whether it is due at NOW."""
-    r = s.rng.random()
-    tz, spec, res = s.style()
-    ws: str | None = None
-    if r < OPEN_FRACTION:
-        due = r < DUE_FRACTION
-        pool, weights = (s.due_combos, s.due_weights) if due else (s.kept_combos, s.kept_weights)
-        c = s.rng.choices(pool, weights=weights)[0]
-        channel, state, ws = c.channel, c.state, c.workstream
-        if c.deleted:  # closed whatever its age: its case record is gone
-            age_us = s.rng.randrange(0, HORIZON_US, res)
+            us = rng.randrange(0, HORIZON_US, res)
         else:
-            age_us = s.age(c.threshold_s, due, res)
+            t_us = threshold_s * 1_000_000
+            boundary = rng.random() < BOUNDARY_FRACTION
+            if due:
+                us = t_us + res if boundary else rng.randrange(t_us + res, HORIZON_US + 1, res)
+            else:
+                us = t_us if boundary else rng.randrange(0, max(t_us, res), res)
+        return timedelta(microseconds=us)
+
+    def workstream(self, channel: str) -> str | None:
+        """A workstream of the channel's (any: no wrap-up block in the config) for 40 % of the others."""
+        return self.shared.rng.choice(self.ws_by_channel[channel]) if self.shared.rng.random() < 0.4 else None
+
+
+def conversation(s: Sampler, i: int, deleted: list[str]) -> tuple[dict[str, object], bool]:
+    """One conversation, and whether it is due at NOW."""
+    shared = s.shared
+    r = shared.rng.random()
+    style = shared.style()
+    if r >= OPEN_FRACTION:
+        channel = shared.channel()
+        item = shared.conversation(
+            i, NOW, channel=channel, state="closed", max_age=HORIZON, style=style, workstream=s.workstream(channel)
+        )
+        return item, False
+    due = r < DUE_FRACTION
+    c = shared.choose(s.due_combos if due else s.kept_combos)
+    ws = c.workstream if c.state == "waiting" else s.workstream(c.channel)
+    if c.deleted:  # closed whatever its age: its case record is gone
+        age = shared.age(HORIZON, style)
     else:
-        due, state, c = False, "closed", None
-        channel = s.rng.choices(CHANNELS, weights=CHANNEL_W)[0]
-        age_us = s.rng.randrange(0, HORIZON_US, res)
-    if ws is None and state != "waiting" and s.rng.random() < 0.4:
-        ws = s.rng.choice(s.ws_by_channel[channel])
-    head = f'{{"id":"c{i:08d}","channel":"{channel}","state":"{state}","modified_on":"{s.stamp(age_us, tz, spec)}"'
-    if ws is not None:
-        head += f',"workstream":"{ws}"'
-    if channel == "case" or s.rng.random() < 0.2:
-        rec = f"rec-{i:08x}"
-        head += f',"record_id":"{rec}"'
-        if c is not None and c.deleted:
-            deleted.append(rec)
-    return head + tail(s, age_us) + "}", due
-
-
-def tail(s: Sampler, age_us: int) -> str:
-    """Optional created_on plus a few unknown fields (JSON fragment)."""
-    text = ""
-    if s.rng.random() < 0.7:
-        extra_us = s.rng.randrange(0, 3 * 86_400) * 1_000_000
-        text = f',"created_on":"{s.stamp(age_us + extra_us, None, "seconds")}"'
-    return text + extras(s.rng)
+        age = s.age(c.threshold_s, due, generator.RESOLUTION_US[style.fraction])
+    item = shared.conversation(i, NOW, channel=c.channel, state=c.state, age=age, style=style, workstream=ws)
+    if c.deleted:
+        deleted.append(str(item["record_id"]))
+    return item, due
 
 
 def store_paths(label: str, seed: int, out: Path) -> tuple[Path, Path]:
@@ -304,21 +242,21 @@ def generate(n: int, label: str, seed: int, out: Path) -> tuple[Path, Path]:
     ws_names: dict[str, list[str | None]] = {
         c: [name for name, _ in v] or [None] for c, v in workstreams_by_channel(config).items()
     }
-    sampler = Sampler(random.Random(f"{seed}:{n}"), build_combos(config), ws_names)
+    sampler = Sampler(Generator(f"{seed}:{n}"), build_combos(config), ws_names)
     deleted: list[str] = []
     due = 0
     tmp = store.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write('{"schema_version":3,"tenant":"contoso-bench","conversations":[')
+    with open(tmp, "wb") as fh:  # written in chunks with orjson: the fast path for 1M conversations
+        fh.write(b'{"schema_version":3,"tenant":"contoso-bench","conversations":[')
         for start in range(0, n, 50_000):
             chunk = []
             for i in range(start, min(n, start + 50_000)):
-                text, is_due = conversation(sampler, i, deleted)
-                chunk.append(text)
+                item, is_due = conversation(sampler, i, deleted)
+                chunk.append(item)
                 due += is_due
-            fh.write(("," if start else "") + ",".join(chunk))
+            fh.write((b"," if start else b"") + orjson.dumps(chunk)[1:-1])
         tail = {"deleted_records": deleted, "export": {"source": "bench", "seed": seed, "generator": GEN_VERSION}}
-        fh.write("]," + orjson.dumps(tail).decode()[1:])
+        fh.write(b"]," + orjson.dumps(tail)[1:])
     os.replace(tmp, store)
     info = {"size": n, "due": due, "bytes": store.stat().st_size, "now": NOW_TEXT, "deleted_records": len(deleted)}
     meta.write_bytes(orjson.dumps(info))

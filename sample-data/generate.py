@@ -22,19 +22,24 @@ computes what is due at ``NOW``; it checks the data against itself (no conversat
 the future, none is due by less than a minute, so whole-minute and exact ages agree) and
 prints the counts.
 
-Standard library only (json, random, datetime, re, uuid), Python 3.8 or later.
+Its random parts (ids, names, queues, tags, how instants are written) come from the shared
+seeded generator, tools/generator.py; the scenarios are this script's own. Standard library
+only (json, datetime, re, uuid), Python 3.11 or later.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import re
 import sys
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+
+from generator import Generator, Style, Weighted, may_be, store_bytes, store_document, write_instant  # noqa: E402
 
 # The reference instant: every age in the sample is measured from here.
 NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=timezone.utc)
@@ -184,17 +189,18 @@ def parse_instant(text: str) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+# How the sample writes instants: 'z' (…Z), 'ms'/'us' (fractional …Z), '+02' or '-05' (offset).
+STYLES = {
+    "z": Style("Z", "none"), "ms": Style("Z", "milliseconds"), "us": Style("Z", "microseconds"),
+    "+02": Style("+02:00", "none"), "-05": Style("-05:00", "none"),
+}  # fmt: skip
+# The style of a conversation not placed with one: mostly plain Z.
+RANDOM_STYLE = Weighted([("+02", 5), ("-05", 5), ("ms", 6), ("us", 3), ("z", 81)])
+
+
 def format_instant(value: datetime, style: str = "z") -> str:
-    """Write an instant: 'z' (…Z), 'ms'/'us' (fractional …Z), '+02' or '-05' (offset)."""
-    value = value.astimezone(timezone.utc)
-    if style == "z":
-        return value.replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    if style == "ms":
-        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    if style == "us":
-        return value.isoformat(timespec="microseconds").replace("+00:00", "Z")
-    hours = {"+02": 2, "-05": -5}[style]
-    return value.replace(microsecond=0).astimezone(timezone(timedelta(hours=hours))).isoformat()
+    """Write an instant in one of the STYLES."""
+    return write_instant(value, STYLES[style])
 
 
 def effective_rules(with_config: bool) -> dict:
@@ -232,33 +238,7 @@ def thresholds(channel: str, state: str, workstream: str | None) -> list[timedel
 # Realistic decoration (unknown fields ocac must keep as they are)
 # ---------------------------------------------------------------------------
 
-FIRST = ["Amelia", "Jonas", "Priya", "Mateo", "Chloé", "Kenji", "Fatima", "Liam", "Sofía",
-         "Noah", "Ingrid", "Wei", "Oluwaseun", "Lucas", "Aisha", "Emma", "Rahul", "Zoë",
-         "Mikael", "Hannah", "Diego", "Yuki", "Camille", "Tomasz", "Leila", "Ethan"]  # fmt: skip
-LAST = ["Nguyen", "Schmidt", "Patel", "García", "Dubois", "Tanaka", "Haddad", "O'Brien",
-        "Kowalski", "Larsen", "Chen", "Adeyemi", "Müller", "Rossi", "Fernández", "Johansson",
-        "Kim", "Martin", "Silva", "Novak", "Cohen", "Walker"]  # fmt: skip
-LOCALES = ["en-US", "en-US", "en-US", "en-GB", "de-DE", "fr-FR", "es-ES", "ja-JP", "nl-NL",
-           "pt-BR", "it-IT", "pl-PL", "sv-SE", "zh-CN"]  # fmt: skip
-
-QUEUES = {
-    "chat": ["Web Chat – General", "Web Chat – Billing", "Web Chat – Orders"],
-    "voice": ["Support Line – Tier 1", "Support Line – Tier 2", "Support Line – Billing"],
-    "sms": ["SMS – Delivery Updates", "SMS – General"],
-    "teams": ["IT Helpdesk – Hardware", "IT Helpdesk – Access Requests"],
-    "persistent-chat": ["Async Messaging – Orders", "Async Messaging – Returns"],
-    "social": ["Social – WhatsApp", "Social – Facebook", "Social – X", "Social – Apple Messages"],
-    "case": ["Case Routing – Escalations", "Case Routing – Warranty"],
-}
-TAGS = {
-    "chat": ["order-status", "billing", "returns", "vip", "proactive-chat", "bot-handoff"],
-    "voice": ["callback", "billing", "outage", "vip", "transfer", "ivr-escalation"],
-    "sms": ["delivery", "appointment", "opt-in", "order-status"],
-    "teams": ["laptop", "password-reset", "vpn", "new-starter", "software-request"],
-    "persistent-chat": ["returns", "order-status", "warranty", "follow-up"],
-    "social": ["complaint", "whatsapp", "facebook", "x", "apple-messages", "praise"],
-    "case": ["warranty", "escalation", "field-service", "refund"],
-}
+# The names, locales, queues and tags of the unknown fields come from tools/generator.py.
 
 # How long a conversation had existed before its last change, by channel (min, max).
 LIFETIME = {
@@ -273,35 +253,10 @@ LIFETIME = {
 
 
 class Builder:
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
+    def __init__(self, gen: Generator) -> None:
+        self.gen = gen
+        self.rng = gen.rng
         self.conversations: list[dict] = []
-        self.case_numbers: set[str] = set()
-
-    def guid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-
-    def case_number(self) -> str:
-        while True:
-            suffix = "".join(self.rng.choice("BCDFGHJKLMNPQRSTVWXZ") + str(self.rng.randrange(10))
-                             for _ in range(3))  # fmt: skip
-            number = f"CAS-{self.rng.randrange(1000, 9999):05d}-{suffix}"
-            if number not in self.case_numbers:
-                self.case_numbers.add(number)
-                return number
-
-    def customer(self, channel: str) -> dict | None:
-        rng = self.rng
-        locale = rng.choice(LOCALES)
-        if channel == "teams":  # internal employees
-            name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-            return {"name": name, "locale": locale, "upn": name.lower().split()[0] + "@contoso.com"}
-        if channel == "chat" and rng.random() < 0.15:  # anonymous visitor
-            return {"name": f"Visitor {rng.randrange(1000, 9999)}", "locale": locale}
-        customer = {"name": f"{rng.choice(FIRST)} {rng.choice(LAST)}", "locale": locale}
-        if channel in ("voice", "sms") and rng.random() < 0.6:
-            customer["phone"] = f"+1 425 555 {rng.randrange(100, 10000):04d}"
-        return customer
 
     def add(
         self,
@@ -316,13 +271,11 @@ class Builder:
     ) -> dict:
         rng = self.rng
         assert timedelta(0) <= age, "no conversation in the future"
-        assert state != "waiting" or channel in ("persistent-chat", "sms", "social", "teams")
+        assert may_be(channel, state), (channel, state)
         assert workstream is None or WORKSTREAMS[workstream]["channel"] == channel
         random_style = style is None
         if random_style:
-            roll = rng.random()
-            style = ("+02" if roll < 0.05 else "-05" if roll < 0.10 else
-                     "ms" if roll < 0.16 else "us" if roll < 0.19 else "z")  # fmt: skip
+            style = self.gen.choose(RANDOM_STYLE)
         if "threshold" not in (note or "") and age >= 2 * MIN:
             # blur round ages (5 % of the age, at most an hour) so that not every timestamp
             # ends in 12:00:00; only ever older, and never on a conversation placed at or
@@ -337,17 +290,17 @@ class Builder:
         lifetime = timedelta(seconds=rng.randrange(int(lo.total_seconds()), int(hi.total_seconds())))
         created = (modified - lifetime).replace(microsecond=0)
         if channel == "case" and record_id is None:
-            record_id = self.case_number()
-        conversation = {"id": self.guid(), "channel": channel, "state": state}
+            record_id = self.gen.case_number()
+        conversation = {"id": self.gen.guid(), "channel": channel, "state": state}
         if workstream:
             conversation["workstream"] = workstream
         if record_id:
             conversation["record_id"] = record_id
         conversation["created_on"] = format_instant(created)
         conversation["modified_on"] = format_instant(modified, style)
-        conversation["queue"] = rng.choice(QUEUES[channel])
-        conversation["customer"] = self.customer(channel)
-        conversation["tags"] = sorted(rng.sample(TAGS[channel], rng.choice((0, 1, 1, 2, 2, 3))))
+        conversation["queue"] = self.gen.queue(channel)
+        conversation["customer"] = self.gen.customer(channel)
+        conversation["tags"] = self.gen.tags(channel)
         if note:
             conversation["_note"] = note  # removed before writing; used for the summary
         self.conversations.append(conversation)
@@ -490,7 +443,7 @@ def build_scenarios(b: Builder) -> tuple[list[str], list[str]]:
     gone_open = b.add("case", "open", d(days=12), workstream="Contoso Case Routing",
                       note="record deleted")  # fmt: skip
     gone_active = b.add("case", "active", d(hours=3), note="record deleted")
-    orphan = b.case_number()  # deleted record that no conversation refers to
+    orphan = b.gen.case_number()  # deleted record that no conversation refers to
     deleted = [gone_open["record_id"], orphan, gone_active["record_id"]]
     return deleted, [gone_open["id"], gone_active["id"]]
 
@@ -507,6 +460,7 @@ FILL = [
     ("persistent-chat", "active", 2), ("persistent-chat", "waiting", 2),
     ("case", "open", 2), ("case", "active", 2),
 ]  # fmt: skip
+FILL_TABLE = Weighted(((channel, state), weight) for channel, state, weight in FILL)
 WS_BY_CHANNEL = {}
 for _name, _ws in WORKSTREAMS.items():
     WS_BY_CHANNEL.setdefault(_ws["channel"], []).append(_name)
@@ -514,10 +468,8 @@ for _name, _ws in WORKSTREAMS.items():
 
 def fill(b: Builder) -> None:
     rng = b.rng
-    pairs = [(c, s) for c, s, _ in FILL]
-    weights = [w for _, _, w in FILL]
     while len(b.conversations) < TOTAL:
-        channel, state = rng.choices(pairs, weights)[0]
+        channel, state = b.gen.choose(FILL_TABLE)
         candidates = WS_BY_CHANNEL.get(channel, [])
         workstream = rng.choice(candidates) if candidates and rng.random() < 0.7 else None
         # log-uniform age from 2 minutes to ~6 months
@@ -633,7 +585,8 @@ def case_guid(title: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://contoso.crm.dynamics.com/incident/{title}"))
 
 
-def dataverse(rng: random.Random) -> dict:
+def dataverse(gen: Generator) -> dict:
+    rng = gen.rng
     rows = []
     etag = 48213377
     for codes, status, age, workstream, title, keep_msdyn_modified in DATAVERSE_ROWS:
@@ -647,10 +600,10 @@ def dataverse(rng: random.Random) -> dict:
         if row_modified > NOW:
             row_modified = modified
         label = CHANNEL_LABELS[codes.split(",")[0]]
-        customer = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+        customer = gen.person_name()
         row = {
             "@odata.etag": f'W/"{etag}"',
-            "activityid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "activityid": gen.guid(),
             "statecode@OData.Community.Display.V1.FormattedValue": "Closed" if status == 4 else "Active",
             "statecode": 1 if status == 4 else 0,
             "statuscode@OData.Community.Display.V1.FormattedValue": STATUS_LABELS[status],
@@ -981,8 +934,7 @@ def write_json(path: Path, data) -> None:
 
 def main() -> int:
     check_config()
-    rng = random.Random(SEED)
-    b = Builder(rng)
+    b = Builder(Generator(SEED))
     deleted, deleted_ids = build_scenarios(b)
     fill(b)
     conversations = sorted(b.conversations, key=lambda c: (c["created_on"], c["id"]))
@@ -998,13 +950,12 @@ def main() -> int:
     due = summarise(conversations, deleted, RULES)
     due_default_rules = summarise(conversations, deleted, RULES_DEFAULT)
     assert sorted(x["id"] for x in due if x["why"] == "record deleted") == sorted(deleted_ids)
-    export = dataverse(random.Random(SEED + 1))
+    export = dataverse(Generator(SEED + 1))
 
     text = readme(conversations, deleted, deleted_ids, due, due_default_rules, dataverse_due(export))
     for c in conversations:
         c.pop("_note", None)
-    write_json(HERE / "conversations.json",
-               {"conversations": conversations, "deleted_records": deleted})  # fmt: skip
+    (HERE / "conversations.json").write_bytes(store_bytes(store_document(conversations, deleted_records=deleted)))
     (HERE / "config.toml").write_text(CONFIG_TOML, encoding="utf-8")
     write_json(HERE / "dataverse-conversations.json", export)
     write_json(HERE / "dataverse-workstreams.json", workstream_records())

@@ -20,6 +20,7 @@ from postgresql_server import PostgreSQLServer, create_schema
 from postgresql_server import postgresql_server as postgresql_server  # the session's throwaway server (a fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))  # the shared store generator (tools/generator.py)
 SAMPLE = ROOT / "sample-data"
 SAMPLE_NOW = "2026-11-25T12:00:00Z"
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -33,6 +33,13 @@ from ocac.instants import format_instant
 from ocac.interchange import Format, read_import_files
 from ocac.store import Store, open_store
 from ocac.store.trail import trail_path
+
+_TOOLS = str(Path(__file__).resolve().parents[2] / "tools")
+if _TOOLS not in sys.path:  # tests/conftest.py put it there; tests/reliability/soak.py runs without it
+    sys.path.insert(0, _TOOLS)
+
+import generator  # noqa: E402
+from generator import Generator  # noqa: E402
 
 BASE_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 """The reference instant the generated stores are built around."""
@@ -62,16 +69,13 @@ wrap_up_block = "1h30m"
 WAIT = 60
 """Seconds any wait on a process may take before the test fails: generous, never slept through."""
 
-_WAITING_STREAMS = {"persistent-chat": "Contoso Chat", "sms": "Contoso SMS", "teams": "Contoso IT Helpdesk"}
-_CHANNELS = (
-    ("chat", 30), ("voice", 20), ("sms", 10), ("teams", 10), ("social", 5), ("persistent-chat", 10), ("case", 15)
-)  # fmt: skip
-_STATES = {
-    "chat": ("open", "active", "wrap-up", "closed"),
-    "voice": ("open", "active", "wrap-up", "closed"),
-    "case": ("open", "active", "closed"),
+_WORKSTREAMS = {
+    "persistent-chat": ("Contoso Chat",),
+    "sms": ("Contoso SMS",),
+    "teams": ("Contoso IT Helpdesk",),
+    "voice": ("Contoso Support Line",),
 }
-_WAITING_STATES = ("open", "active", "waiting", "wrap-up", "closed")
+"""The workstreams of CONFIG by channel: what generated conversations name."""
 
 PYTHON = sys.executable
 _BYTECODE = tempfile.mkdtemp(prefix="ocac-tests-bytecode-")
@@ -91,46 +95,18 @@ for _name in ("OCAC_STORE", "OCAC_CONFIG", "OCAC_DEBUG", "FORCE_COLOR", "OCAC_LO
 
 def conversation(rng: random.Random, number: int, now: datetime, *, max_age_days: float = 40) -> dict[str, object]:
     """One plausible conversation, idle for up to `max_age_days` at `now`, with unknown fields."""
-    channel = rng.choices([c for c, _ in _CHANNELS], [w for _, w in _CHANNELS])[0]
-    state = rng.choice(_STATES.get(channel, _WAITING_STATES))
-    age = timedelta(seconds=rng.randrange(int(max_age_days * 86400)))
-    stamp = now - age
-    item: dict[str, object] = {
-        "id": f"c{number:06d}-{rng.getrandbits(32):08x}",
-        "channel": channel,
-        "state": state,
-    }
-    if number % 7 == 0:  # some timestamps carry an offset: they are compared as instants
-        item["modified_on"] = stamp.astimezone(timezone_plus2()).isoformat()
-    else:
-        item["modified_on"] = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if channel in _WAITING_STREAMS and (state == "waiting" or rng.random() < 0.5):
-        item["workstream"] = _WAITING_STREAMS[channel]
-    elif channel == "voice" and rng.random() < 0.5:
-        item["workstream"] = "Contoso Support Line"
-    if channel == "case":
-        item["record_id"] = f"INC-{number:06d}"
-    item["queue"] = f"queue {number % 13}"
-    item["customer"] = {"name": f"customer {number}", "tags": ["a", number % 5]}
-    return item
-
-
-def timezone_plus2() -> tzinfo:
-    return timezone(timedelta(hours=2))
+    return Generator(rng).conversation(number, now, max_age=timedelta(days=max_age_days), workstreams=_WORKSTREAMS)
 
 
 def store_bytes(conversations: Sequence[Mapping[str, object]], *, pretty: bool = True, **top: object) -> bytes:
     """A store document: pretty (one field a line) like the sample, or compact."""
-    data = msgspec.json.encode({"conversations": list(conversations), **top})
-    return msgspec.json.format(data, indent=2) + b"\n" if pretty else data
+    return generator.store_bytes(generator.store_document(conversations, **top), pretty=pretty)
 
 
 def generate_store(count: int, *, seed: int, now: datetime = BASE_NOW, deleted: int = 0) -> bytes:
     """A store of `count` conversations (deterministic for a seed)."""
-    rng = random.Random(seed)
-    items = [conversation(rng, number, now) for number in range(count)]
-    records = [f"INC-{n:06d}" for n in range(0, count, max(1, count // max(deleted, 1)))][:deleted]
-    return store_bytes(items, deleted_records=records)
+    document = Generator(seed).store(count, now, deleted=deleted, workstreams=_WORKSTREAMS)
+    return generator.store_bytes(document)
 
 
 # --- running ocac ---------------------------------------------------------------------------------
