@@ -125,3 +125,15 @@ def test_the_generator_command_prints_the_reference() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode("utf-8") == cli_docs.render()
+
+
+def test_the_tests_the_readme_cites_exist() -> None:
+    """The Guarantees table names the tests that hold each promise: a renamed test must not leave it stale."""
+    readme = (ROOT / "README.md").read_text()
+    sources = {path: path.read_text() for path in (ROOT / "tests").rglob("*.py")}
+    paths = set(re.findall(r"`(tests/[\w/]+\.py)", readme))
+    names = set(re.findall(r"(?:`|::)(test_\w+)\b(?!\.py)", readme))
+    assert paths and names
+    assert not {path for path in paths if not (ROOT / path).is_file()}
+    defined = {name for name in names if any(f"def {name}(" in source for source in sources.values())}
+    assert names - defined == set()
