@@ -169,21 +169,38 @@ DUPLICATES = {
 }
 
 
-@pytest.mark.parametrize("writable", [False, True], ids=["read", "write"])
+@pytest.mark.parametrize("copying", [False, True], ids=["rewrite", "copy"])
 @pytest.mark.parametrize("case", list(DUPLICATES))
-def test_a_repeated_key_is_refused_naming_the_conversation(tmp_path: Path, case: str, writable: bool) -> None:
-    """JSON readers disagree on which of two equal keys wins; TOML refuses them, and so does ocac."""
+def test_a_repeated_key_is_refused_before_a_write_naming_the_conversation(
+    tmp_path: Path, case: str, copying: bool
+) -> None:
+    """JSON readers disagree on which of two equal keys wins, and a rewrite would keep one: TOML refuses them."""
     content, expected = DUPLICATES[case]
     path = tmp_path / "store.json"
     path.write_bytes(content)
     assert msgspec.json.decode(content) is not None  # valid JSON all the same
-    assert expected in load_error(path, writable)
+    document = load(path, writable=True)
+    with pytest.raises(StoreError) as caught:
+        json_backend.require_faithful(document, copying=copying)
+    assert str(caught.value).startswith(f"store {path}: ") and expected in str(caught.value)
+
+
+def test_a_sweep_that_would_rewrite_a_repeated_key_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "store.json"
+    content = DUPLICATES["unknown field"][0].replace(b"2026-11-25T11:00:00Z", b"2026-11-01T00:00:00Z")
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match="has the key 'note' twice"):
+        sweep(path)
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.glob("*store*")) == ["store.json", "store.json.lock"]  # no history
 
 
 def test_equal_keys_in_different_objects_are_not_duplicates(tmp_path: Path) -> None:
     path = tmp_path / "store.json"
     path.write_bytes(b'{"conversations": [{"id": "a", ' + _ROW + b', "x": {"id": 1}}, {"id": "b", ' + _ROW + b"}]}")
-    assert [c.id for c in load(path).conversations] == ["a", "b"]
+    document = load(path, writable=True)
+    json_backend.require_faithful(document, copying=True)
+    assert [c.id for c in document.conversations] == ["a", "b"]
 
 
 def test_missing_store_is_empty_and_not_created(tmp_path: Path) -> None:

@@ -172,11 +172,12 @@ def decode_json(data: bytes | str | msgspec.Raw) -> Any:
     """
     try:
         return msgspec.json.decode(data)
-    except msgspec.ValidationError:  # a number out of a float's range
-        text = bytes(data).decode("utf-8") if not isinstance(data, str) else data
+    except msgspec.DecodeError:  # a number out of a float's range, or text that is not UTF-8
+        try:
+            text = bytes(data).decode("utf-8") if not isinstance(data, str) else data
+        except UnicodeDecodeError:
+            raise StoreError("text that is not UTF-8: fix the file or restore a backup") from None
         return json.loads(text, parse_float=decimal.Decimal, parse_constant=decimal.Decimal)
-    except UnicodeDecodeError as error:
-        raise StoreError(f"text that is not UTF-8 (byte {error.start})") from None
 
 
 def validate(path: Path, conversations: list[Conversation]) -> None:

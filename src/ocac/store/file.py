@@ -55,7 +55,7 @@ class Codec(Protocol):
 
     def extras_of(self, document: Document, index: int) -> dict[str, Any]: ...
 
-    def require_utf8(self, document: Document) -> None: ...
+    def require_faithful(self, document: Document, *, copying: bool) -> None: ...
 
 
 class FileStore:
@@ -301,7 +301,7 @@ class FileStore:
     def dump(self) -> Dump:
         document = self._load(writable=True)
         codec = self._codec
-        self._codec.require_utf8(document)  # unknown fields are copied as they are: they must be text
+        self._codec.require_faithful(document, copying=True)
 
         def conversations() -> Iterator[Incoming]:
             for index, conversation in enumerate(document.conversations):
@@ -360,6 +360,7 @@ class _Write:
         """
         if not self.document.dirty:
             return False
+        self.store._codec.require_faithful(self.document, copying=False)
         self.document.set_run(audit.run_id, sweep)
         with fsutil.AtomicFile(self.document.path, self.owner) as replacement:
             replacement.prepare()  # a store we may not replace fails here, before any record is written

@@ -25,7 +25,7 @@ _BATCH = 8192
 _INDENT = re.compile(rb"\n( +)\S")
 _PRETTY_LIMIT = 64 * 1024 * 1024
 _DUPLICATE_CHECK_LIMIT = 64 * 1024 * 1024
-"""Stores up to this size are checked for duplicate keys (a full parse: about 20 ms per MB)."""
+"""Stores up to this size are checked for repeated keys before they are written or copied."""
 
 
 class _View(msgspec.Struct):
@@ -57,18 +57,26 @@ def decode(path: Path, data: bytes, *, writable: bool) -> Document:
     except UnicodeDecodeError:
         _require_utf8(path, data)
         raise
-    if len(data) <= _DUPLICATE_CHECK_LIMIT:
-        _refuse_duplicate_keys(path, data)
     conversations, deleted, meta = view.conversations, view.deleted_records, view.ocac
     state = _State(data) if writable else None
     validate(path, conversations)
     return Document(path, conversations, set(deleted), meta, state, len(conversations))
 
 
-def require_utf8(document: Document) -> None:
-    """Refuse a store whose bytes are not all UTF-8 (unknown fields included), before they are copied."""
+def require_faithful(document: Document, *, copying: bool) -> None:
+    """Refuse a store that a rewrite (or, `copying`, a copy) would not carry as it is.
+
+    An object that repeats a key keeps only one value once re-encoded (JSON readers disagree on
+    which: TOML refuses such a file outright); a copy also needs every byte to be UTF-8 text.
+    Looked for in stores up to `_DUPLICATE_CHECK_LIMIT`: the full parse costs about 20 ms per MB,
+    paid only by commands that write, and a no-op sweep writes nothing.
+    """
     state: _State | None = document.backend_state
-    if state is not None:
+    if state is None:
+        return
+    if len(state.data) <= _DUPLICATE_CHECK_LIMIT:
+        _refuse_duplicate_keys(document.path, state.data)  # decodes the text: UTF-8 checked too
+    elif copying:
         _require_utf8(document.path, state.data)
 
 
@@ -233,7 +241,7 @@ def _encode_conversations(document: Document, raw_list: msgspec.Raw | None) -> I
     conversations = document.conversations
     values = _ValueCache()
     for index, fields in document.changed.items():
-        items[index] = _encode_changed(raws[index], conversations[index], fields, values)
+        items[index] = _encode_changed(_raw_fields(document, index), conversations[index], fields, values)
     for index, extra in document.replaced.items():
         encoded = _encode_whole(conversations[index], extra)
         if index < len(items):
@@ -254,9 +262,10 @@ class _ValueCache(dict[object, msgspec.Raw]):
         return raw
 
 
-def _encode_changed(raw: msgspec.Raw, conversation: Conversation, names: frozenset[str], values: _ValueCache) -> bytes:
+def _encode_changed(
+    fields: dict[str, msgspec.Raw], conversation: Conversation, names: frozenset[str], values: _ValueCache
+) -> bytes:
     """The stored fields with the changed ones replaced: every other value stays a raw slice."""
-    fields = _object_decoder.decode(raw)
     for name in names:
         value = getattr(conversation, name)
         if value is None:
@@ -284,10 +293,26 @@ def fields_of(document: Document, index: int) -> dict[str, Any]:
     if state is None or index in document.changed or index in document.replaced:
         return msgspec.to_builtins(document.conversations[index])  # type: ignore[no-any-return]
     conversation = document.conversations[index]
+    fields = {}
+    for name, raw in _raw_fields(document, index).items():
+        try:
+            fields[name] = decode_json(raw)
+        except StoreError as error:
+            raise StoreError(f"store {document.path}: conversation '{conversation.id}': {name}: {error}") from None
+    return fields
+
+
+def _raw_fields(document: Document, index: int) -> dict[str, msgspec.Raw]:
+    """The stored fields of the conversation at `index` as raw slices; a key that is not UTF-8 is named."""
+    state: _State = document.backend_state
     try:
-        return {name: decode_json(raw) for name, raw in _object_decoder.decode(state.raws[index]).items()}
-    except StoreError as error:
-        raise StoreError(f"store {document.path}: conversation '{conversation.id}': {error}") from None
+        return _object_decoder.decode(state.raws[index])
+    except msgspec.DecodeError:
+        conversation = document.conversations[index]
+        raise StoreError(
+            f"store {document.path}: conversation '{conversation.id}': a key that is not UTF-8 text: "
+            "fix the file or restore a backup"
+        ) from None
 
 
 def extras_of(document: Document, index: int) -> dict[str, Any]:
@@ -297,4 +322,4 @@ def extras_of(document: Document, index: int) -> dict[str, Any]:
     state: _State | None = document.backend_state
     if state is None or document.cleared or index >= len(state.raws):
         return {}
-    return {k: v for k, v in _object_decoder.decode(state.raws[index]).items() if k not in KNOWN_FIELDS}
+    return {k: v for k, v in _raw_fields(document, index).items() if k not in KNOWN_FIELDS}

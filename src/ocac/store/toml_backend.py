@@ -156,8 +156,8 @@ def fields_of(document: Document, index: int) -> dict[str, Any]:
     return {k: stored_value(v) for k, v in table.items()}
 
 
-def require_utf8(document: Document) -> None:
-    """A TOML store was read as text: it is UTF-8 already."""
+def require_faithful(document: Document, *, copying: bool) -> None:
+    """A TOML store was read as text (UTF-8 already), and a repeated key does not parse."""
 
 
 def extras_of(document: Document, index: int) -> dict[str, Any]:
