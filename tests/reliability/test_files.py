@@ -617,7 +617,10 @@ def test_garbage_after_the_committed_history_is_skipped_and_never_glued_to(
     shown = cli("history", "--json")
     assert shown.exit_code == 0, shown.stderr
     assert [row["id"] for row in json.loads(shown.stdout)] == [r.id for r in records]
-    assert "damaged line" in shown.stderr
+    if tail.endswith(b"\n"):
+        assert "damaged line" in shown.stderr
+    else:  # a line still being appended, or torn by a killed writer: the next writer removes it
+        assert shown.stderr == ""
     added = cli("conversations", "add", "--channel", "chat", "--id", "after", "--now", NOW)
     assert added.exit_code == 0, added.stderr
     data = trail_bytes(store_path)

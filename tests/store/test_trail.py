@@ -121,6 +121,22 @@ def test_a_damaged_line_is_skipped_and_reported_and_appends_start_on_a_fresh_lin
     assert "skipped 1 damaged line(s) (line 3 first)" in capsys.readouterr().err
 
 
+def test_a_line_being_appended_is_not_reported_as_damage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A reader takes no lock: it may see a writer's half-written last line, which is not damage."""
+    trail = Trail(tmp_path / "h.jsonl")
+    trail.append([record("r1", "a")])
+    commit(trail, "r1")
+    whole = trail.path.read_bytes()
+    trail.append([record("r2", "b")])
+    half = trail.path.read_bytes()[: len(whole) + 40]
+    trail.path.write_bytes(half)
+    assert runs(trail) == [("r1", "a")]
+    assert capsys.readouterr().err == ""
+    trail.path.write_bytes(half + b"\n")  # the same bytes as a whole line: damage, reported
+    assert runs(trail) == [("r1", "a")]
+    assert "skipped 1 damaged line(s) (line 3 first)" in capsys.readouterr().err
+
+
 def test_records_of_ocac_0_1_read_as_committed_sweeps(tmp_path: Path) -> None:
     path = tmp_path / "h.jsonl"
     path.write_text(

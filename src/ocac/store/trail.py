@@ -238,13 +238,8 @@ class Trail:
         damaged: list[int] = []
         pending: list[AuditRecord] = []
         with os.fdopen(fd, "rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                record = _decode(line)
-                if record is None:
-                    damaged.append(number)
-                elif record.commit:
+            for record in _records(handle, damaged):
+                if record.commit:
                     yield from (r for r in pending if r.run_id == record.run_id)
                     pending.clear()
                 elif record.action is None:
@@ -279,6 +274,22 @@ class Trail:
             return 0
         except OSError as error:
             raise fsutil.describe_os_error(error, self.path, "check history") from None
+
+
+def _records(handle: BinaryIO, damaged: list[int]) -> Iterator[AuditRecord]:
+    """Every record line's record; the numbers of lines that are not records go to `damaged`.
+
+    A last line without its newline is being appended, or was torn by a killed writer (the
+    next writer removes it): it is skipped, but is not damage.
+    """
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        record = _decode(line)
+        if record is not None:
+            yield record
+        elif line.endswith(b"\n"):
+            damaged.append(number)
 
 
 @dataclass
