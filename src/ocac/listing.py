@@ -100,6 +100,8 @@ def select(
     if limit is None:
         chosen = sorted(rows, key=Row.sort_key)
         return Listing(chosen, len(chosen))
+    if limit == 0:  # nsmallest would not read a row: count them for the "0 of N" footer
+        return Listing([], sum(1 for _ in rows))
     seen = 0
 
     def counted() -> Iterator[Row]:
