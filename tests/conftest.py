@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ import typer.testing
 from typer.testing import CliRunner
 
 from ocac.cli import app
+from ocac.store import Store, open_store
 from postgresql_server import PostgreSQLServer, create_schema
 from postgresql_server import postgresql_server as postgresql_server  # the session's throwaway server (a fixture)
 
@@ -84,6 +87,14 @@ class Cli:
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
+
+
+@contextmanager
+def json_store(path: Path, conversations: Sequence[Mapping[str, object]]) -> Iterator[Store]:
+    """A JSON store file at `path` holding `conversations`, opened (and closed when done)."""
+    path.write_text(json.dumps({"conversations": list(conversations)}))
+    with closing(open_store(str(path), 5)) as store:
+        yield store
 
 
 def run_ocac(

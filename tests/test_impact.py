@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from conftest import json_store
 from ocac.config import policy_from_document
 from ocac.impact import CellChange, Horizon, impact, report, summary_line
 from ocac.model import Channel, State
@@ -37,14 +37,9 @@ FLOOR = [
 ]
 
 
-def write_store(path: Path, conversations: list[dict[str, str]]) -> str:
-    path.write_text(json.dumps({"conversations": conversations}))
-    return str(path)
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    with closing(open_store(write_store(tmp_path / "s.json", FLOOR), 5)) as opened:
+    with json_store(tmp_path / "s.json", FLOOR) as opened:
         yield opened
 
 
@@ -99,7 +94,7 @@ def test_never_takes_a_cell_out_of_every_horizon(store: Store) -> None:
 
 def test_examples_are_the_first_five_ids_in_order(tmp_path: Path) -> None:
     floor = [conv(f"n{i}", "chat", "open", "2026-11-25T11:50:00Z") for i in (7, 3, 1, 6, 2, 5, 4)]
-    with closing(open_store(write_store(tmp_path / "s.json", floor), 5)) as store:
+    with json_store(tmp_path / "s.json", floor) as store:
         now, hour, day = impact(store, DEFAULTS, with_rules({"chat": {"open": "5m"}}), NOW)
         back = impact(store, with_rules({"chat": {"open": "5m"}}), DEFAULTS, NOW)[0]
     assert (now.before, now.after, now.newly_due) == (0, 7, ["n1", "n2", "n3", "n4", "n5"])
@@ -196,7 +191,7 @@ def test_a_workstream_edit_reports_no_cells_but_its_impact(tmp_path: Path) -> No
         conv("unnamed", "voice", "wrap-up", "2026-11-24T11:00:00Z"),  # no workstream: no block
     ]
     blocked = policy_from_document({"workstreams": {"Line": {"channel": "voice", "wrap_up_block": "2d"}}})
-    with closing(open_store(write_store(tmp_path / "s.json", floor), 5)) as store:
+    with json_store(tmp_path / "s.json", floor) as store:
         result = report(store, DEFAULTS, blocked, [], NOW)
     assert result.cells == []
     assert counts(result.horizons or []) == [

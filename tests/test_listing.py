@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import json_store
 from ocac.listing import Listing, select
 from ocac.model import NOT_CLOSED, Channel, Reason, State
 from ocac.policy import Policy, Workstream
@@ -44,14 +44,9 @@ ORDER_ALL = ["s-wait", "c-due", "c-soon", "v-act", "f-future", "s-guid", "c-clos
 OPEN = Selection(states=NOT_CLOSED)
 
 
-def write_store(path: Path, conversations: list[dict[str, str]]) -> str:
-    path.write_text(json.dumps({"conversations": conversations}))
-    return str(path)
-
-
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    with closing(open_store(write_store(tmp_path / "s.json", FLOOR), 5)) as opened:
+    with json_store(tmp_path / "s.json", FLOOR) as opened:
         yield opened
 
 
@@ -185,12 +180,11 @@ def test_a_conversation_in_the_future_has_negative_idle_time_and_is_not_due(stor
 
 
 def test_idle_minutes_round_down_and_only_a_later_stamp_is_in_the_future(tmp_path: Path) -> None:
-    path = write_store(tmp_path / "s.json", [
+    with json_store(tmp_path / "s.json", [
         conv("past", "chat", "open", "2026-11-25T11:59:30Z"),
         conv("ahead", "chat", "open", "2026-11-25T12:00:30Z"),
         conv("exact", "chat", "open", "2026-11-25T12:00:00Z"),
-    ])  # fmt: skip
-    with closing(open_store(path, 5)) as store:
+    ]) as store:  # fmt: skip
         rows = {row.conversation.id: row for row in select(store, POLICY, NOW, OPEN).rows}
     assert [(i, rows[i].idle_minutes, rows[i].in_future) for i in ("past", "exact", "ahead")] == [
         ("past", 0, False), ("exact", 0, False), ("ahead", -1, True),
@@ -226,7 +220,7 @@ def test_a_limit_is_a_prefix_of_the_unlimited_order_with_the_same_total(
     ]
     selection = Selection(frozenset({Channel.CHAT}) if chat_only else frozenset(), NOT_CLOSED)
     due_by = NOW if due else None
-    with closing(open_store(write_store(scratch, conversations), 5)) as store:
+    with json_store(scratch, conversations) as store:
         every = select(store, Policy(), NOW, selection, due_by=due_by)
         some = select(store, Policy(), NOW, selection, due_by=due_by, limit=limit)
     assert len(some.rows) <= limit
