@@ -134,6 +134,18 @@ def test_a_zero_limit_still_counts_what_matched(store: Store) -> None:
     assert (ids(listing), listing.total, listing.cut) == ([], 7, True)
 
 
+def test_without_count_a_cut_due_listing_has_no_total_and_reads_no_count(store: Store) -> None:
+    def no_count(*args: object, **kwargs: object) -> dict[object, int]:
+        raise AssertionError("count_due called")
+
+    store.count_due = no_count  # type: ignore[method-assign]
+    later = NOW + timedelta(hours=2)
+    cut = select(store, POLICY, NOW, OPEN, due_by=later, limit=2, count=False)
+    assert (ids(cut), cut.total, cut.cut) == (["s-wait", "c-due"], None, False)
+    whole = select(store, POLICY, NOW, OPEN, due_by=later, limit=50, count=False)
+    assert (len(whole.rows), whole.total) == (5, 5)  # nothing cut: the rows are the total
+
+
 def test_a_row_reads_its_idle_time_and_due_instant_at_now(store: Store) -> None:
     rows = {row.conversation.id: row for row in select(store, POLICY, NOW, Selection()).rows}
     assert rows["c-due"].to_json() == {

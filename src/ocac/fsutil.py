@@ -118,12 +118,6 @@ def give_to(fd: int, owner: tuple[int, int] | None) -> None:
         os.fchown(fd, -1, owner[1])
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 class AtomicFile:
     """A replacement for `path` written beside it and renamed over it once complete.
 
@@ -153,7 +147,10 @@ class AtomicFile:
             folder.mkdir(parents=True, exist_ok=True)
             self._existing_stat = self._existing()
             self._temp = folder / f".{self.target.name}.{secrets.token_hex(6)}.tmp"
-            self._fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            # A new file gets the umask from the kernel (reading it with os.umask would briefly set
+            # it to 0 for every thread); a replacement starts private and takes the old mode below.
+            mode = _DEFAULT_MODE if self._existing_stat is None else 0o600
+            self._fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         except OSError as error:
             self.abort()
             raise describe_os_error(error, self.target, "write") from None
@@ -163,7 +160,6 @@ class AtomicFile:
         self.prepare()
         assert self._fd is not None
         existing = self._existing_stat
-        mode = existing.st_mode & 0o7777 if existing else _DEFAULT_MODE & ~_umask()
         try:
             fd, self._fd = self._fd, None
             with os.fdopen(fd, "wb") as handle:
@@ -171,7 +167,8 @@ class AtomicFile:
                     handle.write(chunk)
                 handle.flush()
                 give_to(handle.fileno(), (existing.st_uid, existing.st_gid) if existing else self.owner)
-                os.fchmod(handle.fileno(), mode)
+                if existing:
+                    os.fchmod(handle.fileno(), existing.st_mode & 0o7777)
                 os.fsync(handle.fileno())
         except OSError as error:
             self.abort()

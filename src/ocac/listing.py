@@ -64,15 +64,15 @@ class Row:
 
 @dataclass(frozen=True)
 class Listing:
-    """The rows a listing shows, and how many matched before a limit cut them."""
+    """The rows a listing shows, and how many matched before a limit cut them (None: not counted)."""
 
     rows: list[Row]
-    total: int
+    total: int | None
 
     @property
     def cut(self) -> bool:
-        """Whether a limit left matching conversations out."""
-        return self.total > len(self.rows)
+        """Whether a limit left matching conversations out (as far as they were counted)."""
+        return self.total is not None and self.total > len(self.rows)
 
 
 def select(
@@ -83,17 +83,19 @@ def select(
     *,
     due_by: datetime | None = None,
     limit: int | None = None,
+    count: bool = True,
 ) -> Listing:
     """What `conversations list` shows, soonest due first.
 
     With `due_by`, only conversations a sweep at that instant would move: the store selects
-    them with its indexes and reads about `limit` of them.
+    them with its indexes and reads about `limit` of them; counting those a limit leaves out
+    reads every due one, so `count=False` skips it (the total is then None when cut).
     """
     if due_by is not None:
         transitions = store.due(policy, due_by, selection=selection, limit=limit)
-        total = len(transitions)
-        if limit is not None and total >= limit:
-            total = sum(store.count_due(policy, due_by, selection=selection).values())
+        total: int | None = len(transitions)
+        if limit is not None and len(transitions) >= limit:
+            total = sum(store.count_due(policy, due_by, selection=selection).values()) if count else None
         return Listing([_due_row(t, now) for t in transitions], total)
     deleted = frozenset(store.deleted_records())
     rows = (Row(c, explain(c, policy, deleted), now) for c in store.select(selection))

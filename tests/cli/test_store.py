@@ -136,6 +136,10 @@ def test_copy_refuses_a_store_it_cannot_name(cli, busy: Path) -> None:  # type: 
     assert message.startswith("ocac: error: store 'ftp://host/store': unknown scheme 'ftp': ")
 
 
+SCHEMA = {"json": 1, "toml": 1, "sqlite": 2}
+"""The schema version each backend writes today."""
+
+
 def info_lines(cli: Any, *root: str) -> list[str]:
     result = cli(*root, "store", "info")
     assert (result.exit_code, result.stderr) == (0, ""), result.stderr
@@ -152,7 +156,7 @@ def test_info_shows_backend_counts_and_last_sweep(cli, busy: Path, tmp_path: Pat
     assert lines[:5] + lines[6:] == [
         f"backend: {backend}",
         f"location: {store}",
-        "schema version: 1",
+        f"schema version: {SCHEMA[backend]}",
         "conversations: 5 (open 1, active 1, waiting 1, wrap-up 1, closed 1)",
         "deleted records: 2",
         f"last sweep: {T}, moved 2",
@@ -161,7 +165,8 @@ def test_info_shows_backend_counts_and_last_sweep(cli, busy: Path, tmp_path: Pat
     result = cli("--store", str(store), "store", "info", "--json")
     document = json.loads(result.stdout)
     assert {k: v for k, v in document.items() if k != "size_bytes"} == {
-        "backend": backend, "location": str(store), "exists": True, "schema_version": 1, "conversations": 5,
+        "backend": backend, "location": str(store), "exists": True,
+        "schema_version": SCHEMA[backend], "conversations": 5,
         "by_state": {"open": 1, "active": 1, "waiting": 1, "wrap-up": 1, "closed": 1}, "deleted_records": 2,
         "last_sweep": {"run_id": sweep.run_id, "at": T, "moved": 2},
     }  # fmt: skip

@@ -239,6 +239,27 @@ def test_missing_store_is_empty_and_created_with_its_folder_on_first_write(cli, 
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask
 
 
+def test_writes_never_change_the_process_umask(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The umask is process-wide: setting it, even briefly, would let the history thread create a 0666 file."""
+
+    def umask_called(mask: int) -> int:
+        raise AssertionError(f"os.umask({mask:o}) called")
+
+    umask = os.umask(0o027)
+    try:
+        monkeypatch.setattr(os, "umask", umask_called)
+        args = ("--store", str(tmp_path / "store.json"))
+        added = cli(*args, "conversations", "add", "--channel", "chat", "--id", "c1", "--now", T)
+        assert added.exit_code == 0, added.stderr
+        swept = cli(*args, "sweep", "run", "--now", "2026-11-26T00:00:00Z")
+        assert swept.exit_code == 0, swept.stderr
+    finally:
+        monkeypatch.undo()
+        os.umask(umask)
+    for name in ("store.json", "store.history.jsonl"):
+        assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o640, name
+
+
 def test_unreadable_store_is_a_file_access_error(cli, store_path: Path) -> None:  # type: ignore[no-untyped-def]
     store_path.mkdir()
     result = cli(*SWEEP)

@@ -26,13 +26,18 @@ from ocac.cli import workstream as workstream_cli
 from ocac.cli.common import Settings
 from ocac.errors import ExitCode, InvalidInput, OcacError
 
+
 # Help names every value by its placeholder only (TIME, DURATION, ID, PATH…), as git and kubectl
-# do: Typer would print an argument's Python type after it ("ID <str>") and brace a required one
-# in the usage line ("{ID}"). tests/test_docs.py holds every command's help to that.
-TyperArgument.display_type_rich = lambda self, ctx: None  # type: ignore[method-assign]
-TyperArgument._usage_display_name = lambda self: (  # type: ignore[method-assign]
-    (self.display_name_raw if self.required else f"[{self.display_name_raw}]") + ("..." if self.nargs != 1 else "")
-)
+# do: Typer would brace a required argument in the usage line ("{ID}") and add its type after it.
+# tests/test_docs.py holds every command's help to that.
+def _argument_metavar(self: TyperArgument, ctx: typer.Context, *, usage: bool = False) -> str:
+    name = self.human_readable_name
+    if usage and not self.required:
+        name = f"[{name}]"
+    return name + ("..." if usage and self.nargs != 1 else "")
+
+
+TyperArgument.make_metavar = _argument_metavar  # type: ignore[method-assign,assignment]
 
 EXIT_CODES = (
     "Exit codes: 0 success (whether or not anything moved); 1 unexpected error; "

@@ -84,9 +84,9 @@ def list_(
     store = store_of(ctx)
     at = instant(now, store)
     due_by = ahead(at, minutes) if minutes is not None else (at if due else None)
-    listing = select(store, config_of(ctx).policy, at, selection, due_by=due_by, limit=limit)
     if json and csv:
         raise InvalidInput("--json and --csv cannot be combined: pick one")
+    listing = select(store, config_of(ctx).policy, at, selection, due_by=due_by, limit=limit, count=not (json or csv))
     if json:
         render.print_json([row.to_json() for row in listing.rows])
         return

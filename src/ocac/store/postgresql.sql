@@ -106,7 +106,9 @@ SELECT id FROM ocac_conversations WHERE id >= %s AND left(id, %s) = %s ORDER BY 
 SELECT channel, state, count(*) FROM ocac_conversations GROUP BY channel, state;
 
 -- name: oldest-in-cell
-SELECT id, modified_on FROM ocac_conversations WHERE channel = %s AND state = %s ORDER BY modified_on, id LIMIT 1;
+-- "state <> 'closed'" lets the partial due index answer: the first entry of the cell's range.
+SELECT id, modified_on FROM ocac_conversations WHERE channel = %s AND state = %s AND state <> 'closed'
+ORDER BY modified_on, id LIMIT 1;
 
 -- name: future
 SELECT count(*) FROM ocac_conversations WHERE state <> 'closed' AND modified_on > %s;

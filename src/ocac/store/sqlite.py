@@ -55,8 +55,8 @@ from ocac.store.sql import (
     to_micros,
 )
 
-SCHEMA_VERSION = 1
-MIGRATIONS = {1: "migration-1"}
+SCHEMA_VERSION = 2
+MIGRATIONS = {1: "migration-1", 2: "migration-2"}
 """Schema versions and the named query that brings a database to each, applied in order."""
 
 _HEADER = b"SQLite format 3\x00"
@@ -248,13 +248,18 @@ class SqliteStore:
         for cell in cutoffs(policy, at):
             p = Params("?")
             where = f"{cell_condition(cell, p, to_micros, 'modified_us')} AND {selection_condition(selection, p)}"
-            sql = f"SELECT c.channel, count(*) FROM ocac_conversations c WHERE {where} GROUP BY c.channel"
+            sql = f"SELECT c.channel, count(*) FROM {_source(cell)} WHERE {where} GROUP BY c.channel"
             for channel, n in self._rows(sql, p.values):
                 counts[Channel(channel)] = counts.get(Channel(channel), 0) + n
         return counts
 
     def counts(self) -> dict[tuple[Channel, State], int]:
-        return {(Channel(c), State(s)): n for c, s, n in self._rows(Q["counts"])}
+        counts = {(Channel(c), State(s)): n for c, s, n in self._rows(Q["not-closed-counts"])}
+        for channel, total in self._rows(Q["channel-counts"]):
+            not_closed = sum(n for (c, _state), n in counts.items() if c == channel)
+            if total > not_closed:
+                counts[Channel(channel), State.CLOSED] = total - not_closed
+        return counts
 
     def oldest_open(self) -> dict[Channel, tuple[str, datetime]]:
         oldest: dict[Channel, tuple[str, datetime]] = {}
@@ -502,13 +507,23 @@ _HISTORY = (
 )
 
 
+def _source(cell: Cutoff) -> str:
+    """The conversations table as a cell's query reads it.
+
+    A deleted-record cell probes the record index once per deleted record: left to itself,
+    SQLite walks the whole (channel, state) range of the due index and looks every row up.
+    """
+    indexed = " INDEXED BY ocac_conversations_record" if cell.record_deleted else ""
+    return f"ocac_conversations c{indexed}"
+
+
 def _due_query(cell: Cutoff, selection: Selection | None, limit: int | None) -> tuple[str, list[Any]]:
     """One range scan: the cell's due conversations, oldest first."""
     p = Params("?")
     where = cell_condition(cell, p, to_micros, "modified_us")
     chosen = selection_condition(selection, p)
     tail = "" if limit is None else f" LIMIT {p(limit)}"
-    sql = f"{_SELECT} FROM ocac_conversations c WHERE {where} AND {chosen} ORDER BY c.modified_us, c.id{tail}"
+    sql = f"{_SELECT} FROM {_source(cell)} WHERE {where} AND {chosen} ORDER BY c.modified_us, c.id{tail}"
     return sql, p.values
 
 
@@ -521,7 +536,7 @@ def _moves_query(cell: Cutoff) -> tuple[str, list[Any]]:
     query = (
         "INSERT INTO temp.ocac_moves SELECT c.id, c.channel, c.state, "
         f"{target}, {reason}, {rule}, {threshold}, c.modified_us, c.modified_us + {span}, "
-        f"c.workstream, c.record_id, c.created_us, c.network FROM ocac_conversations c WHERE {where}"
+        f"c.workstream, c.record_id, c.created_us, c.network FROM {_source(cell)} WHERE {where}"
     )
     return query, p.values
 
