@@ -392,13 +392,15 @@ def store_notes(stores: list[BackendResult], args: argparse.Namespace) -> list[s
         "again, `status` and `touch` at now + 5 min. Each command runs on every store before the "
         "next one starts, the stores' order rotating; one `ocac --version` runs after each command.",
         "- Store work = a command's median wall minus `ocac --version`'s median in the same run; "
-        "it includes what `--version` does not import (the command's Typer/pydantic adapters, psycopg "
-        "for PostgreSQL) and reading the configuration. Ratios are store work over the JSON store's "
+        "it includes what `--version` does not do (reading the configuration, opening the store; for "
+        "PostgreSQL importing psycopg and connecting). Ratios are store work over the JSON store's "
         "for the same command.",
         "- PostgreSQL: a throwaway server from tests/postgresql_server.py (initdb in a temporary "
         "folder, Unix socket, fsync and full_page_writes off, shared_buffers 128MB); the base "
         "database gets `VACUUM (ANALYZE)` after its copy (what autovacuum does to a loaded table), "
-        "not timed. Peak RSS is the ocac process's only (not the server's).",
+        "and each round's database after the mass sweep (what autovacuum does within a minute of 250k "
+        "updates, before the next cron sweep); neither is timed. Peak RSS is the ocac process's only "
+        "(not the server's).",
         "- Peak RSS target: 150 MB = 150·10⁶ bytes, the largest sample of any command but `store copy`.",
         "- Checks: after the first round's mass sweep each database is read directly (one query) and "
         "compared with the JSON store per id; "

@@ -417,11 +417,15 @@ class PostgresStore:
 
     def _sweep_locked(self, policy: Policy, audit: Audit, details: bool) -> SweepOutcome:
         """Plan every cell's moves in one transaction (server-side), then make them in batches, soonest due first."""
+        planned = 0
         with self._writing() as db:
             db.execute(Q["forget-moves"])
             for cell in cutoffs(policy, audit.at):
                 query, values = _plan_query(cell, audit.run_id)
-                db.execute(query, values)
+                planned += max(db.execute(query, values).rowcount, 0)
+        if planned > BATCH:  # several batches: each takes the next soonest due by the plan's key, not by a sort
+            with self._writing() as db:
+                db.execute(Q["analyze-moves"])
         moved: list[Transition] = []
         counts: dict[tuple[str, str, str], int] = {}
         params = {"run": audit.run_id, "now": audit.at, "by": audit.by, "size": BATCH}
@@ -538,6 +542,7 @@ def _plan_query(cell: Cutoff, run_id: str) -> tuple[str, list[Any]]:
 
 def _move_batch(db: Connection[Any], params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Make the next batch of planned moves with their history rows; the rows moved, as they were."""
+    db.execute(Q["join-by-key"])
     return db.execute(Q["move-batch"], params).fetchall()
 
 

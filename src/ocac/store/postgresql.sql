@@ -237,6 +237,16 @@ DELETE FROM ocac_sweep_moves;
 -- name: moves-left
 SELECT EXISTS (SELECT 1 FROM ocac_sweep_moves WHERE run_id = %(run)s);
 
+-- name: analyze-moves
+-- The statistics of a large plan, so that each batch reads the next rows of the plan's key in order:
+-- with the empty table's, PostgreSQL sorted all that was left for every batch (165 ms of 700 at 1M).
+ANALYZE ocac_sweep_moves;
+
+-- name: join-by-key
+-- For the batch's transaction only: PostgreSQL cannot see how few rows a batch holds and would hash
+-- the whole conversations table to join them (measured at 1M: 460 ms of a 700 ms batch of 2,945).
+SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off;
+
 -- name: move-batch
 -- The next batch of planned moves, soonest due first; a row moves only if it is still as planned
 -- (a touch since the plan wins), and its history row is written in the same statement.
