@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
-import secrets
-import socket
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -68,8 +65,7 @@ class AuditRecord(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
         }
 
 
-@dataclass(frozen=True)
-class Audit:
+class Audit(msgspec.Struct, frozen=True):
     """Who makes a change, at which instant, under which run id: stamped on its records."""
 
     run_id: str
@@ -83,7 +79,7 @@ class Audit:
 
 def new_run_id(now: datetime) -> str:
     """A unique, sortable id for one change (a sweep, an import, a touch…)."""
-    return f"{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(4)}"
+    return f"{now:%Y%m%dT%H%M%S}Z-{os.urandom(4).hex()}"
 
 
 def actor() -> str:
@@ -92,7 +88,7 @@ def actor() -> str:
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry and no LOGNAME (some containers)
         user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{os.uname().nodename}"
 
 
 def audit_for(now: datetime) -> Audit:
@@ -100,8 +96,7 @@ def audit_for(now: datetime) -> Audit:
     return Audit(new_run_id(now), now, actor())
 
 
-@dataclass(frozen=True)
-class HistoryQuery:
+class HistoryQuery(msgspec.Struct, frozen=True):
     """What `history` selects: filters, order and limit."""
 
     id: str | None = None
@@ -133,14 +128,13 @@ class HistoryQuery:
         return selected if self.limit is None else selected[max(len(selected) - self.limit, 0) :]
 
 
-@dataclass(frozen=True)
-class SweepSummary:
+class SweepSummary(msgspec.Struct, frozen=True):
     """The last sweep a store recorded: when, how many it moved, and how, by (channel, to, reason)."""
 
     run_id: str
     at: datetime
     moved: int
-    counts: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    counts: dict[tuple[str, str, str], int] = msgspec.field(default_factory=dict)
 
     def detail(self) -> dict[str, Any]:
         """What a store keeps of it beside the run id and instant."""

@@ -10,10 +10,11 @@ import difflib
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from ocac import fsutil
 from ocac.durations import ACCEPTED, MAX_MINUTES, format_minutes, parse_minutes
@@ -159,8 +160,7 @@ def _optional_duration(body: Mapping[str, Any], key: str, prefix: str) -> int | 
     return _duration(body[key], f"{prefix}.{key}") if key in body else None
 
 
-@dataclass(frozen=True)
-class StateRecord:
+class StateRecord(msgspec.Struct, frozen=True):
     """The service's channel-state configuration record of one cell, kept so that ocac can write to it."""
 
     key: str
@@ -238,14 +238,13 @@ def set_state_record(record: StateRecord) -> Callable[[TOMLDocument], None]:
     return mutate
 
 
-@dataclass(frozen=True)
-class LoadedConfig:
+class LoadedConfig(msgspec.Struct, frozen=True):
     """A configuration file as read: its path, whether it exists, its policy and the service's records it keeps."""
 
     path: Path
     exists: bool
     policy: Policy
-    state_records: Mapping[str, StateRecord] = field(default_factory=dict)
+    state_records: Mapping[str, StateRecord] = msgspec.field(default_factory=dict)
 
     @property
     def source(self) -> Path | None:
@@ -292,8 +291,7 @@ def _validated(path: Path, document: Mapping[str, Any]) -> Policy:
         raise ConfigError(f"config {path}: nested too deeply") from None
 
 
-@dataclass(frozen=True)
-class ConfigChange:
+class ConfigChange(msgspec.Struct, frozen=True):
     """The policy before and after an edit, and whether the file was written."""
 
     before: Policy
@@ -486,8 +484,7 @@ def remove_workstream(name: str) -> Callable[[TOMLDocument], None]:
     return mutate
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(msgspec.Struct, frozen=True):
     """One cell of the channel-state matrix, as `config show` prints it."""
 
     channel: Channel

@@ -19,7 +19,6 @@ import hashlib
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,8 +52,7 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StreamSource:
+class StreamSource(msgspec.Struct, frozen=True):
     """One option of the service's channel choice (`msdyn_streamsource`) and what it is to ocac."""
 
     label: str
@@ -224,20 +222,18 @@ MOST_IDS_SHOWN = 20
 """How many ids of skipped rows a warning lists (`--json` lists them all)."""
 
 
-@dataclass(frozen=True)
-class SkippedRow:
+class SkippedRow(msgspec.Struct, frozen=True):
     """A row left out by a documented rule."""
 
     id: str
     reason: str
 
 
-@dataclass(frozen=True)
-class ConversationPage:
+class ConversationPage(msgspec.Struct, frozen=True):
     """One file of a conversation export: its conversations, the rows skipped, and its link to the next page."""
 
     incoming: list[Incoming]
-    skipped: list[SkippedRow] = field(default_factory=list)
+    skipped: list[SkippedRow] = msgspec.field(default_factory=list)
     next_link: str | None = None
 
     def warnings(self, path: Path) -> list[str]:
@@ -253,15 +249,13 @@ class ConversationPage:
         return lines
 
 
-@dataclass(frozen=True)
-class _Context:
+class _Context(msgspec.Struct, frozen=True):
     policy: Policy
     persistent: frozenset[str]
     """GUIDs of live-chat workstreams given as persistent chat (--persistent-workstream)."""
 
 
-@dataclass(frozen=True)
-class _StreamRef:
+class _StreamRef(msgspec.Struct, frozen=True):
     """A row's workstream: what ocac stores, the GUID, and the configured workstream if any."""
 
     stored: str | None
@@ -531,8 +525,7 @@ def record_name(channel: Channel, network: str | None, state: State) -> str:
     return f"{TARGET_LABELS[network or channel]} - {STATE_LABELS[state]}"
 
 
-@dataclass(frozen=True)
-class ConfigRecord:
+class ConfigRecord(msgspec.Struct, frozen=True):
     """One channel-state record as read: its cell, minutes and ids, or why it is skipped."""
 
     number: int
@@ -598,7 +591,7 @@ def _once(path: Path, record: ConfigRecord, seen: dict[str, ConfigRecord]) -> Co
             f"{format_minutes(other.minutes)} in {other.label}: ocac has one rule per channel or network and state; "
             "make them agree"
         )
-    return replace(record, skipped=f"the same cell as {other.label}, with the same duration")
+    return msgspec.structs.replace(record, skipped=f"the same cell as {other.label}, with the same duration")
 
 
 def _config_record(number: int, name: str | None, row: Mapping[str, msgspec.Raw]) -> ConfigRecord:
@@ -662,8 +655,7 @@ def _channel_configuration(row: Mapping[str, msgspec.Raw]) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class CellChange:
+class CellChange(msgspec.Struct, frozen=True):
     """One rule the import changes (a network's: its effective duration)."""
 
     channel: Channel
@@ -687,8 +679,7 @@ class CellChange:
         }  # fmt: skip
 
 
-@dataclass
-class ConfigImport:
+class ConfigImport(msgspec.Struct):
     """The edit that makes every record's cell take the record's duration, and keeps the records' ids.
 
     A network's record sets the network's own rule only where it differs from its channel's,
@@ -697,7 +688,7 @@ class ConfigImport:
     """
 
     records: list[ConfigRecord]
-    changes: list[CellChange] = field(default_factory=list)
+    changes: list[CellChange] = msgspec.field(default_factory=list)
     kept_ids: int = 0
     """How many records' ids the edit added or changed in the configuration."""
 
@@ -803,8 +794,7 @@ def _export_name(channel: Channel, network: str | None, state: State, known: Sta
     return record_name(channel, network, state)
 
 
-@dataclass(frozen=True)
-class Patch:
+class Patch(msgspec.Struct, frozen=True):
     """One PATCH request that writes a cell's duration to the service's record."""
 
     name: str
@@ -868,8 +858,7 @@ MOST_BLOCK = 43200
 """The most `msdyn_blockcapacityforwrapup` (minutes) and `…inseconds` hold, as the reference gives their range."""
 
 
-@dataclass(frozen=True)
-class WorkstreamRecord:
+class WorkstreamRecord(msgspec.Struct, frozen=True):
     """One workstream as read: its settings in minutes, what was left out and why."""
 
     number: int
@@ -951,8 +940,7 @@ def _wrap_up_block(row: Mapping[str, msgspec.Raw]) -> int | None:
     return _optional_integer(row, "msdyn_blockcapacityforwrapup", MOST_BLOCK, "minutes, 30 days") or None
 
 
-@dataclass(frozen=True)
-class WorkstreamChange:
+class WorkstreamChange(msgspec.Struct, frozen=True):
     """A workstream the import adds or changes."""
 
     old: Workstream | None
@@ -989,13 +977,12 @@ def _workstream_json(stream: Workstream | None) -> dict[str, object] | None:
             "wrap_up_block_minutes": stream.wrap_up_block}  # fmt: skip
 
 
-@dataclass
-class WorkstreamImport:
+class WorkstreamImport(msgspec.Struct):
     """The edit that upserts every record's workstream by name, with its id; pass it to `edit_config`."""
 
     path: Path
     records: list[WorkstreamRecord]
-    changes: list[WorkstreamChange] = field(default_factory=list)
+    changes: list[WorkstreamChange] = msgspec.field(default_factory=list)
 
     @property
     def imported(self) -> list[WorkstreamRecord]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+
+import msgspec
 
 from ocac.durations import format_idle, format_minutes
 from ocac.instants import minutes_between
@@ -15,8 +16,7 @@ DEFAULT_MAX_SWEEP_AGE = 15
 """Minutes: a store swept every 5 minutes is never older than this unless the sweep stopped."""
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(msgspec.Struct, frozen=True):
     """One thing that will surprise: what, and how to fix it."""
 
     check: str

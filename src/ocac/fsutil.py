@@ -6,7 +6,6 @@ import contextlib
 import fcntl
 import os
 import re
-import secrets
 import stat
 import time
 from collections.abc import Iterable, Iterator
@@ -146,7 +145,7 @@ class AtomicFile:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self._existing_stat = self._existing()
-            self._temp = folder / f".{self.target.name}.{secrets.token_hex(6)}.tmp"
+            self._temp = folder / f".{self.target.name}.{os.urandom(6).hex()}.tmp"
             # A new file gets the umask from the kernel (reading it with os.umask would briefly set
             # it to 0 for every thread); a replacement starts private and takes the old mode below.
             mode = _DEFAULT_MODE if self._existing_stat is None else 0o600

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import msgspec
 
 from ocac.durations import format_minutes
 from ocac.errors import OcacError
@@ -16,8 +17,7 @@ HORIZONS = (("now", timedelta(0)), ("within_1h", timedelta(hours=1)), ("within_1
 EXAMPLES = 5
 
 
-@dataclass(frozen=True)
-class Horizon:
+class Horizon(msgspec.Struct, frozen=True):
     """Due counts at one horizon under the current and the new policy."""
 
     name: str
@@ -63,8 +63,7 @@ Target = tuple[Channel, State, str | None]
 """A cell a configuration edit names: channel, state and, for a network's rule, the network."""
 
 
-@dataclass(frozen=True)
-class CellChange:
+class CellChange(msgspec.Struct, frozen=True):
     """One rule a configuration edit changes (or would change)."""
 
     channel: Channel
@@ -86,8 +85,7 @@ class CellChange:
         return f"{name} {self.state}: {format_minutes(self.old.minutes)} → {format_minutes(self.new.minutes)}"
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(msgspec.Struct, frozen=True):
     """What a configuration edit changed, and what that does to the store (or why that is unknown)."""
 
     cells: list[CellChange]

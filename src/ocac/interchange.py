@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -33,25 +32,23 @@ class Format(StrEnum):
     DATAVERSE = "dataverse"
 
 
-@dataclass
-class ImportFile:
+class ImportFile(msgspec.Struct):
     """What import files bring: conversations, deleted records (store-shaped files), and what was skipped."""
 
     conversations: list[Incoming]
-    deleted_records: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    deleted_records: list[str] = msgspec.field(default_factory=list)
+    skipped: list[str] = msgspec.field(default_factory=list)
     """Ids (or row numbers) of rows left out by a documented rule."""
-    warnings: list[str] = field(default_factory=list)
-    next_links: list[Path] = field(default_factory=list)
+    warnings: list[str] = msgspec.field(default_factory=list)
+    next_links: list[Path] = msgspec.field(default_factory=list)
     """Files that are one page of a longer export (a Dataverse page with `@odata.nextLink`)."""
 
 
-@dataclass(frozen=True)
-class ReadOptions:
+class ReadOptions(msgspec.Struct, frozen=True):
     """What some readers need besides the file."""
 
     persistent_workstreams: frozenset[str] = frozenset()
-    policy: Policy = field(default_factory=Policy)
+    policy: Policy = msgspec.field(default_factory=Policy)
     """The configuration, whose workstreams Dataverse rows are matched with."""
 
 

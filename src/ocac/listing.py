@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import msgspec
 
 from ocac.instants import format_instant, minutes_between
 from ocac.model import Conversation
@@ -15,8 +16,7 @@ from ocac.store import Selection, Store
 _NEVER = datetime.max.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(msgspec.Struct, frozen=True):
     """A conversation with its verdict at `now`."""
 
     conversation: Conversation
@@ -62,8 +62,7 @@ class Row:
         }
 
 
-@dataclass(frozen=True)
-class Listing:
+class Listing(msgspec.Struct, frozen=True):
     """The rows a listing shows, and how many matched before a limit cut them (None: not counted)."""
 
     rows: list[Row]

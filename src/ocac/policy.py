@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Set
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,8 +15,7 @@ from ocac.model import RULE_STATES, WAITING_CHANNELS, Channel, Conversation, Rea
 DAY = 1440
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(msgspec.Struct, frozen=True):
     """After `minutes` in `state` (None: never), a `channel` conversation moves to `target`.
 
     A rule with a `network` applies to the conversations of that network only (a WhatsApp
@@ -80,8 +78,7 @@ def rule_is_configurable(channel: Channel, state: State) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Workstream:
+class Workstream(msgspec.Struct, frozen=True):
     """A named workstream: its waiting auto-close time, its optional wrap-up block time, its GUID."""
 
     name: str
@@ -108,13 +105,12 @@ def workstream_problem(channel: Channel, auto_close_after: int | None) -> str | 
     return None
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(msgspec.Struct, frozen=True, dict=True):  # dict: a cached_property needs an instance __dict__
     """The effective configuration: the full rule matrix, rules of networks, and workstreams."""
 
-    rules: Mapping[tuple[Channel, State], Rule] = field(default_factory=lambda: DEFAULT_RULES)
-    workstreams: Mapping[str, Workstream] = field(default_factory=dict)
-    network_rules: Mapping[tuple[str, State], Rule] = field(default_factory=dict)
+    rules: Mapping[tuple[Channel, State], Rule] = msgspec.field(default_factory=lambda: DEFAULT_RULES)
+    workstreams: Mapping[str, Workstream] = msgspec.field(default_factory=dict)
+    network_rules: Mapping[tuple[str, State], Rule] = msgspec.field(default_factory=dict)
 
     def rule(self, channel: Channel, state: State, network: str | None = None) -> Rule | None:
         """The rule of (channel, state) for a conversation on `network`, or None where the table has no cell."""
@@ -140,8 +136,7 @@ class Policy:
         return {n: r for (n, s), r in self.network_rules.items() if s is state and r.channel is channel}
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     """What the policy says of one conversation: what applies, and when it becomes due."""
 
     applies: str
@@ -258,8 +253,7 @@ def order_key(transition: Transition) -> tuple[float, str]:
     return transition.modified_on.timestamp() + transition.threshold_minutes * 60, transition.id
 
 
-@dataclass(frozen=True, slots=True)
-class Cutoff:
+class Cutoff(msgspec.Struct, frozen=True):
     """One cell of the policy at an instant: which conversations are due, and where they go.
 
     A conversation belongs to the cell when its channel (any, if None) and state match, its
@@ -388,8 +382,7 @@ def _cell(
     return Cutoff(channel, state, before, target, reason, rule, minutes, **selector)
 
 
-@dataclass(frozen=True, slots=True)
-class _Cutoff:
+class _Cutoff(msgspec.Struct, frozen=True):
     before: datetime | None
     """Due when modified_on is strictly before this; None: nothing can be due."""
     target: State

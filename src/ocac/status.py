@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+import msgspec
 
 from ocac.audit import SweepSummary
 from ocac.durations import format_minutes
@@ -14,8 +15,7 @@ from ocac.policy import Policy
 from ocac.store import Store
 
 
-@dataclass(frozen=True)
-class Summary:
+class Summary(msgspec.Struct, frozen=True):
     """Counts, due figures, the oldest open conversation per channel, the last sweep."""
 
     now: datetime

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shlex
 import subprocess
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -21,8 +20,7 @@ NOTIFY_TIMEOUT = 120
 """Seconds a notify command may take."""
 
 
-@dataclass(frozen=True)
-class SweepResult:
+class SweepResult(msgspec.Struct, frozen=True):
     """What a sweep planned, whether it was applied, and with which configuration."""
 
     run_id: str

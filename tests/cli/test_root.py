@@ -9,21 +9,26 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 import typer.main
 
 from conftest import Cli, run_ocac
 from ocac import __version__
-from ocac.cli import app
+from ocac.cli import NOUNS, app
 from ocac.errors import ExitCode
 
 
-def walk(command: object, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], object]]:
-    """Every command and sub-command under `command`, with the words that invoke it."""
+def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], object]]:
+    """Every command and sub-command under `command`, with the words that invoke it (groups are built on demand)."""
     yield path, command
-    for name, sub in sorted(getattr(command, "commands", {}).items()):
-        yield from walk(sub, (*path, name))
+    if not hasattr(command, "list_commands"):
+        return
+    ctx = typer.Context(command)
+    for name in sorted(command.list_commands(ctx)):
+        yield from walk(command.get_command(ctx, name), (*path, name))
 
 
 COMMANDS = list(walk(typer.main.get_command(app)))
@@ -193,3 +198,11 @@ def test_an_unreachable_database_is_exit_6_with_the_password_masked(cli: Cli, co
     assert len(result.stderr.splitlines()) == 1
     assert result.stderr.startswith("ocac: error: cannot reach PostgreSQL (host 127.0.0.1, database floor): ")
     assert "s3cret" not in result.stderr
+
+
+def test_a_command_builds_only_its_own_group(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = typer.main.get_command(app)  # a fresh tree, not the suite's cached one
+    args = ["--store", str(tmp_path / "s.json"), "sweep", "run", "--dry-run", "--now", "2026-11-25T12:00:00Z"]
+    assert root.main(args, prog_name="ocac", standalone_mode=False) is None
+    assert set(root.commands) & set(NOUNS) == {"sweep"}  # start-up builds one group, not all six
+    assert "nothing due" in capsys.readouterr().out

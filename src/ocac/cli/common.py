@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import msgspec
 import typer
 
 from ocac import paths
@@ -22,8 +22,7 @@ PREFIX_SHOWN = 10
 """How many matches an ambiguous id prefix lists."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(msgspec.Struct, frozen=True):
     """The root options, resolved."""
 
     config_path: Path
@@ -98,4 +97,4 @@ def resolve_id(store: Store, text: str) -> str:
 
 def sub_app(help: str) -> typer.Typer:
     """A sub-app for one noun, with ocac's help conventions."""
-    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None, add_completion=False)

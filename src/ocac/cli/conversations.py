@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -211,7 +210,7 @@ def add(
             choices = ", ".join(n for n, c in NETWORKS.items() if c is chan) or "none"
             raise InvalidInput(f"--network {network!r} is not a network of {chan} (its networks: {choices})")
         network = known
-    new_id = conversation_id if conversation_id is not None else str(uuid.uuid4())
+    new_id = conversation_id if conversation_id is not None else _new_id()
     if not new_id.strip():
         raise InvalidInput("--id must not be empty")
     stamp_given = parse_instant(modified_on, "--modified-on") if modified_on else None
@@ -356,3 +355,10 @@ def set_state(
     at = instant(now, store)
     store.change(target, lambda c: moved(c, target_state, at, force=force), Action.SET_STATE, audit(at))
     render.message(f"{target}: now {target_state}")
+
+
+def _new_id() -> str:
+    """A random id for `conversations add` without --id."""
+    import uuid  # start-up: see docs/architecture.md
+
+    return str(uuid.uuid4())

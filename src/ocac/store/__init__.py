@@ -11,9 +11,9 @@ Database backends are imported only when used: their drivers cost start-up time.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import msgspec
 
 from ocac import fsutil
 from ocac.errors import InvalidInput
@@ -43,8 +43,7 @@ ACCEPTED = (
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
-@dataclass(frozen=True)
-class StoreSpec:
+class StoreSpec(msgspec.Struct, frozen=True):
     """A parsed `--store`: its backend and its path or URL."""
 
     backend: str
@@ -122,6 +121,8 @@ def _files(spec: StoreSpec) -> set[str | Path]:
 
 def mask(url: str) -> str:
     """A URL with its password (in the authority or as `password=`) replaced by `***`."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit  # start-up: see docs/architecture.md
+
     try:
         parts = urlsplit(url)
     except ValueError:

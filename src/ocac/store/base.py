@@ -10,25 +10,24 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+
+import msgspec
 
 from ocac.audit import Audit, AuditRecord, HistoryQuery, SweepSummary
 from ocac.model import KNOWN_FIELDS, Action, Channel, Conversation, State
 from ocac.policy import Policy, Transition, order_key
 
 
-@dataclass(frozen=True)
-class Incoming:
+class Incoming(msgspec.Struct, frozen=True):
     """One conversation to store, with the fields ocac does not know (plain values or raw JSON)."""
 
     conversation: Conversation
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Stored:
+class Stored(msgspec.Struct, frozen=True):
     """A stored conversation: its typed fields and every field as stored, known and unknown."""
 
     conversation: Conversation
@@ -40,8 +39,7 @@ class Stored:
         return known | {name: self.fields[name] for name in sorted(self.fields) if name not in known}
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(msgspec.Struct, frozen=True):
     """Which conversations a listing wants (empty: any)."""
 
     channels: frozenset[Channel] = frozenset()
@@ -58,8 +56,7 @@ class Selection:
         )
 
 
-@dataclass
-class ImportCounts:
+class ImportCounts(msgspec.Struct):
     """What an import did (or, in a dry run, would do)."""
 
     added: int = 0
@@ -77,8 +74,7 @@ class ImportCounts:
         }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class RecordChange:
+class RecordChange(msgspec.Struct, frozen=True):
     """What marking a linked record deleted (or not) did: whether it changed, and what it links."""
 
     changed: bool
@@ -86,8 +82,7 @@ class RecordChange:
     """Open and active case conversations that link the record."""
 
 
-@dataclass(frozen=True)
-class SweepOutcome:
+class SweepOutcome(msgspec.Struct, frozen=True):
     """What a sweep moved, of how many conversations, and whether it ran at all."""
 
     transitions: list[Transition]
@@ -106,8 +101,7 @@ class SweepOutcome:
         return len(self.transitions) if self.moved is None else self.moved
 
 
-@dataclass(frozen=True)
-class StoreInfo:
+class StoreInfo(msgspec.Struct, frozen=True):
     """What `store info` shows."""
 
     backend: str
@@ -121,8 +115,7 @@ class StoreInfo:
     exists: bool = True
 
 
-@dataclass
-class Dump:
+class Dump(msgspec.Struct):
     """A whole store, for `store copy`: conversations with their unknown fields, records and history."""
 
     conversations: Iterable[Incoming]

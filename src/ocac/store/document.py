@@ -5,7 +5,6 @@ from __future__ import annotations
 import decimal
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,8 +44,7 @@ class StoreMeta(msgspec.Struct, omit_defaults=True):
         return self.last_sweep.run_id if self.last_sweep else None
 
 
-@dataclass
-class Document:
+class Document(msgspec.Struct):
     """A loaded store. Change it with `update`, `upsert`, `clear`, `delete_record`, `set_marker`."""
 
     path: Path
@@ -56,12 +54,12 @@ class Document:
     backend_state: Any = None
     """What the backend keeps to write unchanged parts back as they were."""
     original_count: int = 0
-    changed: dict[int, frozenset[str]] = field(default_factory=dict)
+    changed: dict[int, frozenset[str]] = msgspec.field(default_factory=dict)
     """Indexes whose known fields changed, with those fields' names (unknown fields are kept)."""
-    replaced: dict[int, Mapping[str, Any]] = field(default_factory=dict)
+    replaced: dict[int, Mapping[str, Any]] = msgspec.field(default_factory=dict)
     """Indexes rewritten whole (imports), with the unknown fields to write."""
     cleared: bool = False
-    top_changed: set[str] = field(default_factory=set)
+    top_changed: set[str] = msgspec.field(default_factory=set)
     _index: dict[str, int] | None = None
 
     @property

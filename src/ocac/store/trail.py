@@ -20,7 +20,6 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -44,8 +43,7 @@ def trail_path(store: Path) -> Path:
     return target.with_name(f"{target.stem}.history.jsonl")
 
 
-@dataclass
-class Trail:
+class Trail(msgspec.Struct):
     """The trail of the store at `store`; writers hold the store's lock."""
 
     path: Path
@@ -292,12 +290,11 @@ def _records(handle: BinaryIO, damaged: list[int]) -> Iterator[AuditRecord]:
             damaged.append(number)
 
 
-@dataclass
-class _Tail:
+class _Tail(msgspec.Struct):
     """What follows the last commit line: where it starts, its records, and whether a line is damaged."""
 
     offset: int
-    records: list[AuditRecord] = field(default_factory=list)
+    records: list[AuditRecord] = msgspec.field(default_factory=list)
     damaged_before_end: bool = False
     torn: int | None = None
     """Where a last line without its newline starts, if the file ends with one."""
