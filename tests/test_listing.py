@@ -221,7 +221,9 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("listing") / "s.json"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(floor=random_floor, limit=st.integers(1, 14), due=st.booleans(), chat_only=st.booleans())
 def test_a_limit_is_a_prefix_of_the_unlimited_order_with_the_same_total(
     scratch: Path, floor: list[tuple[Channel, State, int]], limit: int, due: bool, chat_only: bool

@@ -105,7 +105,9 @@ def _load(store: Store, items: list[Conversation], deleted: list[str]) -> None:
     store.fill(dump, replace=True, progress=lambda n: None)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     items=conversations(),
     policy=policies(),
@@ -135,7 +137,9 @@ def test_the_database_selects_what_plan_selects(
     assert database.count_due(policy, at) == counts
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(items=conversations(), policy=policies(), deleted=st.lists(st.sampled_from(RECORDS), unique=True))
 def test_the_database_sweep_moves_what_plan_moves(
     database: Store, items: list[Conversation], policy: Policy, deleted: list[str]
