@@ -206,3 +206,11 @@ def test_a_command_builds_only_its_own_group(tmp_path: Path, capsys: pytest.Capt
     assert root.main(args, prog_name="ocac", standalone_mode=False) is None
     assert set(root.commands) & set(NOUNS) == {"sweep"}  # start-up builds one group, not all six
     assert "nothing due" in capsys.readouterr().out
+
+
+def test_a_mistyped_command_builds_every_group_so_suggestions_can_name_them() -> None:
+    root = typer.main.get_command(app)
+    with pytest.raises(Exception):  # noqa: B017 - the framework's usage error, whatever its class
+        root.main(["swep", "run"], prog_name="ocac", standalone_mode=False)
+    assert set(NOUNS) <= set(root.commands)
+    assert root.commands["sweep"].name == "sweep"

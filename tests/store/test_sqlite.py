@@ -203,3 +203,23 @@ def test_unknown_fields_are_kept_as_json_text(tmp_path: Path) -> None:
     with sqlite3.connect(store.path) as db:
         (extra,) = db.execute("SELECT extra FROM ocac_conversations").fetchone()
     assert json.loads(extra) == {"customer": {"name": "Zoë"}, "score": 1.5}
+
+
+def test_counts_read_one_state_while_a_writer_adds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite", 1)
+    now = parse_instant(T)
+    store.fill(Dump([Incoming(Conversation("a", Channel.CHAT, State.OPEN, now))], [], [], None), replace=False,
+               progress=lambda n: None)  # fmt: skip
+    original = store._rows
+
+    def a_writer_adds_between_reads(sql: str, params: Any = ()) -> list[Any]:
+        rows = original(sql, params)
+        with sqlite3.connect(store.path) as other:  # another process adds a conversation meanwhile
+            other.execute("INSERT OR IGNORE INTO ocac_conversations (id, channel, state, modified_us) "
+                          "VALUES ('b', 'chat', 'open', 0)")  # fmt: skip
+        return rows
+
+    monkeypatch.setattr(store, "_rows", a_writer_adds_between_reads)
+    assert store.counts() == {(Channel.CHAT, State.OPEN): 1}  # not "1 closed" from two different states
+    monkeypatch.undo()
+    assert store.counts() == {(Channel.CHAT, State.OPEN): 2}

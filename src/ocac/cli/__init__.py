@@ -61,8 +61,15 @@ class OcacGroup(TyperGroup):
     def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:  # type: ignore[override]
         if cmd_name in NOUNS and cmd_name not in self.commands:
             group = typer.main.get_command(NOUNS[cmd_name])
+            group.name = cmd_name
             self.add_command(group, cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:  # type: ignore[override]
+        if args and args[0] not in self.commands and args[0] not in NOUNS:  # a typo: "did you mean" needs every name
+            for name in NOUNS:
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
         ctx.meta[_ARGS] = list(args)  # the words as given, for messages about them

@@ -198,6 +198,23 @@ class SqliteStore:
             return FileAccessError(f"cannot {doing} store {self.path}: {text}")
         return StoreError(f"store {self.path}: cannot {doing}: {text}")
 
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """Reads that see one state of the database: one read transaction (WAL keeps it while writers go on)."""
+        connection = self._reader()
+        if connection is None:
+            yield
+            return
+        try:
+            connection.execute("BEGIN")
+        except sqlite3.Error as error:
+            raise self._error(error, "read") from None
+        try:
+            yield
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("COMMIT")
+
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         connection = self._reader()
         if connection is None:
@@ -254,8 +271,11 @@ class SqliteStore:
         return counts
 
     def counts(self) -> dict[tuple[Channel, State], int]:
-        counts = {(Channel(c), State(s)): n for c, s, n in self._rows(Q["not-closed-counts"])}
-        for channel, total in self._rows(Q["channel-counts"]):
+        with self._snapshot():  # closed = a channel's total less its other states: both of one state
+            not_closed = self._rows(Q["not-closed-counts"])
+            totals = self._rows(Q["channel-counts"])
+        counts = {(Channel(c), State(s)): n for c, s, n in not_closed}
+        for channel, total in totals:
             not_closed = sum(n for (c, _state), n in counts.items() if c == channel)
             if total > not_closed:
                 counts[Channel(channel), State.CLOSED] = total - not_closed
