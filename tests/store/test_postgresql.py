@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from ocac.audit import Audit, HistoryQuery
-from ocac.errors import StoreUnavailable
+from ocac.errors import LockTimeout, StoreUnavailable
 from ocac.model import Action, Channel, Conversation, State
 from ocac.policy import Policy, Workstream, cutoffs
 from ocac.store import Dump, Incoming, Selection, open_store
@@ -219,3 +219,27 @@ def test_a_server_gone_mid_command_is_exit_6_and_the_next_run_works(cli: Any, ow
     again = cli("--store", url, "sweep", "run", "--now", T, "--json")
     assert again.exit_code == 0, again.stderr
     assert json.loads(again.stdout)["moved"] == 5
+
+
+@pytest.mark.parametrize("timeout", ["0.2", "0"])
+def test_a_writer_waits_lock_timeout_for_a_locked_row_then_exits_3(cli: Any, url: str, timeout: str) -> None:
+    load(url, 1)
+    with psycopg.connect(url, autocommit=True) as other, other.transaction():
+        other.execute("SELECT 1 FROM ocac_conversations WHERE id = 'c00000' FOR UPDATE")  # an agent's open change
+        result = cli("--store", url, "--lock-timeout", timeout, "conversations", "touch", "c00000", "--now", T)
+        assert result.exit_code == 3, result.stderr  # 0 is "do not wait", never PostgreSQL's "wait forever"
+        assert "is locked by another writer; gave up after" in result.stderr
+    touched = cli("--store", url, "conversations", "touch", "c00000", "--now", T)
+    assert touched.exit_code == 0, touched.stderr
+
+
+def test_each_write_transaction_bounds_its_lock_wait_itself(url: str) -> None:
+    """Behind a transaction-pooling PgBouncer a session's SET can land on another server connection."""
+    load(url, 1)
+    with closing(open_store(url, 0.2)) as store, psycopg.connect(url, autocommit=True) as other:
+        assert isinstance(store, pg.PostgresStore)
+        store._connect().execute("RESET lock_timeout")  # this session's setting is gone
+        with other.transaction():
+            other.execute("SELECT 1 FROM ocac_conversations WHERE id = 'c00000' FOR UPDATE")
+            with pytest.raises(LockTimeout):
+                store.change("c00000", lambda c: c, Action.TOUCH, Audit("t", NOW, "x"))

@@ -96,6 +96,8 @@ class PostgresStore:
         self.url = url
         self.location = mask(url)
         self.lock_timeout = lock_timeout
+        # PostgreSQL reads 0 as "wait forever": --lock-timeout 0 means "do not wait", so 1 ms at least.
+        self._lock_wait_ms = max(1, round(lock_timeout * 1000))
         self._connection: Connection[Any] | None = None
         self._version: int | None = None
         try:
@@ -125,7 +127,7 @@ class PostgresStore:
                 self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="ocac"
             )
             connection.execute("SET TIME ZONE 'UTC'")
-            connection.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(self.lock_timeout * 1000)}")))
+            connection.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(self._lock_wait_ms)))
         except psycopg.Error as error:
             raise self._error(error) from None
         return connection
@@ -173,6 +175,9 @@ class PostgresStore:
         """One transaction, the schema created or migrated first."""
         connection = self._connect()
         with self._guard(), connection.transaction():
+            # Again for this transaction: behind a transaction-pooling PgBouncer the session's SET
+            # may have been made on another server connection.
+            connection.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(self._lock_wait_ms)))
             self._migrate(connection)
             yield connection
 
