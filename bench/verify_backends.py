@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,10 +61,14 @@ def database_rows(kind: str, where: str) -> dict[str, tuple[str, int | None]]:
     return {cid: (state, micros(at)) for cid, state, at in rows}
 
 
-def check_database(
-    name: str, got: dict[str, tuple[str, int | None]], ref: dict[str, dict[str, Any]], problems: list[str]
+def count_agreeing(
+    name: str,
+    ref: dict[str, dict[str, Any]],
+    got: dict[str, Any],
+    problems: list[str],
+    differs: Callable[[dict[str, Any], Any], str | None],
 ) -> int:
-    """One database's rows against the reference; returns how many conversations agree."""
+    """How many conversations `got` has as `ref` has them; the ids either lacks and the first differences noted."""
     missing, extra = ref.keys() - got.keys(), got.keys() - ref.keys()
     if missing or extra:
         problems.append(
@@ -72,16 +77,26 @@ def check_database(
         )
     agree = 0
     for cid, want in ref.items():
-        have = got.get(cid)
-        if have is None:
+        if cid not in got:
             continue
-        expected = (want.get("state"), micros(want.get("modified_on")))
-        if have != expected:
-            if len(problems) < MAX_REPORTED:
-                problems.append(f"{name} != json: {cid}: json (state, modified µs) {expected}, {name} {have}")
-        else:
+        problem = differs(want, got[cid])
+        if problem is None:
             agree += 1
+        elif len(problems) < MAX_REPORTED:
+            problems.append(f"{name} != json: {cid}: {problem}")
     return agree
+
+
+def check_database(
+    name: str, got: dict[str, tuple[str, int | None]], ref: dict[str, dict[str, Any]], problems: list[str]
+) -> int:
+    """One database's rows against the reference; returns how many conversations agree."""
+
+    def differs(want: dict[str, Any], have: tuple[str, int | None]) -> str | None:
+        expected = (want.get("state"), micros(want.get("modified_on")))
+        return None if have == expected else f"json (state, modified µs) {expected}, {name} {have}"
+
+    return count_agreeing(name, ref, got, problems, differs)
 
 
 def by_id(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -117,23 +132,12 @@ def check_copy(
     """One database's copy against the reference; returns how many conversations agree."""
     doc = load(path)
     got = by_id(doc)
-    missing, extra = ref.keys() - got.keys(), got.keys() - ref.keys()
-    if missing or extra:
-        problems.append(
-            f"{name}: {len(missing)} ids missing (e.g. {sorted(missing)[:3]}), "
-            f"{len(extra)} ids added (e.g. {sorted(extra)[:3]})"
-        )
-    agree = 0
-    for cid, want in ref.items():
-        have = got.get(cid)
-        if have is None:
-            continue
+
+    def differs(want: dict[str, Any], have: dict[str, Any]) -> str | None:
         diff = same_conversation(want, have)
-        if diff:
-            if len(problems) < MAX_REPORTED:
-                problems.append(f"{name} != json: {cid}: fields {diff}: json {want}; {name} {have}")
-        else:
-            agree += 1
+        return f"fields {diff}: json {want}; {name} {have}" if diff else None
+
+    agree = count_agreeing(name, ref, got, problems, differs)
     records = set(doc.get("deleted_records", []))
     if records != ref_records:
         problems.append(f"{name}: deleted records differ ({len(records)} vs {len(ref_records)})")

@@ -77,18 +77,23 @@ def subcommand(root: Any, *names: str) -> Any:
     return command
 
 
-def test_the_reference_follows_the_help_texts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A changed help text changes the reference, so a stale docs/cli.md is caught."""
-    baseline = cli_docs.render()
+def with_config_path_help(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    """Make the tree that docs are rendered from give `ocac config path` this help text."""
     original = typer.main.get_command
 
     def patched(typer_app: typer.Typer) -> Any:
         got = original(typer_app)
         if typer_app is app:  # the root; its groups are built through this function too
-            subcommand(got, "config", "path").help = "A changed help text."
+            subcommand(got, "config", "path").help = text
         return got
 
     monkeypatch.setattr(typer.main, "get_command", patched)
+
+
+def test_the_reference_follows_the_help_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A changed help text changes the reference, so a stale docs/cli.md is caught."""
+    baseline = cli_docs.render()
+    with_config_path_help(monkeypatch, "A changed help text.")
     changed = cli_docs.render()
     assert changed != baseline
     assert "\n## `ocac config path`\n\n```text\nocac config path [OPTIONS]\n```\n\nA changed help text.\n" in changed
@@ -107,15 +112,7 @@ def test_examples_become_shell_blocks_and_markup_is_escaped() -> None:
 
 
 def test_a_placeholder_in_prose_is_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = typer.main.get_command
-
-    def patched(typer_app: typer.Typer) -> Any:
-        got = original(typer_app)
-        if typer_app is app:  # the root; its groups are built through this function too
-            subcommand(got, "config", "path").help = "Print the <path> of the file."
-        return got
-
-    monkeypatch.setattr(typer.main, "get_command", patched)
+    with_config_path_help(monkeypatch, "Print the <path> of the file.")
     assert "\nPrint the \\<path> of the file.\n" in cli_docs.render()
 
 

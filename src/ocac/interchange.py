@@ -91,6 +91,14 @@ def reader_for(path: Path, file_format: Format) -> Reader:
     return READERS[file_format]
 
 
+def read_import_file(path: Path) -> bytes:
+    """An import file's bytes (conversations, channel-state records, workstreams); a missing one is refused."""
+    data = fsutil.read_bytes(path, "import file")
+    if data is None:
+        raise ImportFileError(f"import file {path} does not exist")
+    return data
+
+
 def read_import_files(
     paths: Sequence[Path], file_format: Format, persistent: set[str], policy: Policy | None = None
 ) -> ImportFile:
@@ -99,10 +107,7 @@ def read_import_files(
     merged = ImportFile([])
     first: dict[str, Path] = {}
     for path in paths:
-        data = fsutil.read_bytes(path, "import file")
-        if data is None:
-            raise ImportFileError(f"import file {path} does not exist")
-        part = reader_for(path, file_format)(path, data, options)
+        part = reader_for(path, file_format)(path, read_import_file(path), options)
         for item in part.conversations:
             other = first.setdefault(item.conversation.id, path)
             if other != path:

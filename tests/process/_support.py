@@ -109,6 +109,14 @@ def generate_store(count: int, *, seed: int, now: datetime = BASE_NOW, deleted: 
     return generator.store_bytes(document)
 
 
+def write_store_and_config(folder: Path, count: int, *, seed: int) -> tuple[Path, Path]:
+    """`conversations.json` with `count` generated conversations and the suite's `config.toml`, in `folder`."""
+    store_path, config_path = folder / "conversations.json", folder / "config.toml"
+    store_path.write_bytes(generate_store(count, seed=seed))
+    config_path.write_text(CONFIG)
+    return store_path, config_path
+
+
 # --- running ocac ---------------------------------------------------------------------------------
 
 

@@ -29,7 +29,6 @@ from ocac.store import Selection
 
 from ._scenarios import REFUSALS, concurrency, replay
 from ._support import (
-    CONFIG,
     ENV,
     WAIT,
     as_shown,
@@ -46,6 +45,7 @@ from ._support import (
     snapshot,
     temp_files,
     trail_tail,
+    write_store_and_config,
 )
 
 pytestmark = pytest.mark.slow
@@ -180,10 +180,7 @@ def _agent_with_cron(
 
 @pytest.fixture
 def files(tmp_path: Path) -> tuple[Path, Path]:
-    store_path, config_path = tmp_path / "conversations.json", tmp_path / "config.toml"
-    store_path.write_bytes(generate_store(500, seed=8))
-    config_path.write_text(CONFIG)
-    return store_path, config_path
+    return write_store_and_config(tmp_path, 500, seed=8)
 
 
 def _first_id(store_path: Path, state: str) -> str:

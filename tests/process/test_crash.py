@@ -34,7 +34,6 @@ from ._support import (
     AFTER_RENAME,
     BASE_NOW,
     BEFORE_RENAME,
-    CONFIG,
     ENV,
     PHASES,
     Change,
@@ -42,7 +41,6 @@ from ._support import (
     assert_clean_failure,
     committed,
     fmt,
-    generate_store,
     history_shown,
     hold_lock,
     hooked_argv,
@@ -61,6 +59,7 @@ from ._support import (
     trail_bytes,
     trail_tail,
     wait_until_it_opens,
+    write_store_and_config,
 )
 
 pytestmark = pytest.mark.slow
@@ -301,10 +300,7 @@ def test_kill_at_random_instants(tmp_path: Path, kind: str) -> None:
 
 @pytest.fixture
 def files(tmp_path: Path) -> tuple[Path, Path]:
-    store_path, config_path = tmp_path / "conversations.json", tmp_path / "config.toml"
-    store_path.write_bytes(generate_store(300, seed=7))
-    config_path.write_text(CONFIG)
-    return store_path, config_path
+    return write_store_and_config(tmp_path, 300, seed=7)
 
 
 def test_the_lock_of_a_killed_holder_does_not_block_the_next_run(files: tuple[Path, Path]) -> None:

@@ -22,7 +22,8 @@ from ocac.dataverse import (
     read_config_records,
 )
 from ocac.durations import format_minutes, parse_minutes
-from ocac.errors import ImportFileError, InvalidInput
+from ocac.errors import InvalidInput
+from ocac.interchange import read_import_file
 from ocac.model import parse_state, parse_target
 
 app = sub_app(
@@ -229,10 +230,7 @@ def import_(
 
     Example: ocac config import --format dataverse channel-states.json --dry-run
     """
-    data = fsutil.read_bytes(file, "import file")
-    if data is None:
-        raise ImportFileError(f"import file {file} does not exist")
-    edit = ConfigImport(read_config_records(file, data))
+    edit = ConfigImport(read_config_records(file, read_import_file(file)))
     s = settings(ctx)
     change = config.edit_config(s.config_path, edit, lock_timeout=s.lock_timeout, dry_run=dry_run)
     if json:

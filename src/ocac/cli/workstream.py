@@ -7,13 +7,13 @@ from pathlib import Path
 
 import typer
 
-from ocac import config, fsutil, render
+from ocac import config, render
 from ocac.cli.common import JSON_HELP, config_of, parse_now, settings, sub_app
 from ocac.cli.impact import edit_and_report
 from ocac.config import KEEP, Keep
 from ocac.dataverse import WorkstreamImport, read_workstreams
 from ocac.durations import format_minutes, parse_minutes
-from ocac.errors import ImportFileError
+from ocac.interchange import read_import_file
 from ocac.model import parse_channel
 
 app = sub_app(
@@ -138,10 +138,7 @@ def import_(
 
     Example: ocac workstream import --format dataverse workstreams.json --dry-run
     """
-    data = fsutil.read_bytes(file, "import file")
-    if data is None:
-        raise ImportFileError(f"import file {file} does not exist")
-    edit = WorkstreamImport(file, read_workstreams(file, data))
+    edit = WorkstreamImport(file, read_workstreams(file, read_import_file(file)))
     s = settings(ctx)
     change = config.edit_config(s.config_path, edit, lock_timeout=s.lock_timeout, dry_run=dry_run)
     if json:
