@@ -507,8 +507,6 @@ _HISTORY_COLUMNS = (
     "run_id", "action", "at", "by", "conversation_id", "channel", "from_state", "to_state", "reason", "rule",
     "threshold_minutes", "idle_minutes", "detail",
 )  # fmt: skip
-_CONVERSATION_COLUMNS = ("id", "channel", "state", "modified_on", "workstream", "record_id", "created_on", "network",
-                         "extra")  # fmt: skip
 
 
 def _same(value: Any) -> Any:

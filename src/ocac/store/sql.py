@@ -9,17 +9,17 @@ passed as a parameter.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
 import msgspec
 
-from ocac.audit import Audit, AuditRecord, HistoryQuery
+from ocac.audit import AuditRecord, HistoryQuery
 from ocac.errors import StoreError
 from ocac.model import KNOWN_FIELDS, Action, Channel, Conversation, State
-from ocac.policy import Cutoff, Transition
+from ocac.policy import Cutoff
 from ocac.store.base import Selection
 from ocac.store.document import decode_json
 
@@ -194,12 +194,3 @@ def record_of(row: tuple[Any, ...], instant: Callable[[Any], datetime]) -> Audit
         from_state=row[6], to_state=row[7], reason=row[8], rule=row[9], threshold_minutes=row[10],
         idle_minutes=row[11], detail=decoded_extra(row[12]) if row[12] else None,
     )  # fmt: skip
-
-
-def records_of(transitions: Sequence[Transition], audit: Audit) -> Iterator[AuditRecord]:
-    """The history records of a sweep's moves."""
-    for t in transitions:
-        yield audit.record(
-            Action.SWEEP, id=t.id, channel=t.channel, from_state=t.from_state, to_state=t.to_state,
-            reason=t.reason, rule=t.rule, threshold_minutes=t.threshold_minutes, idle_minutes=t.idle_minutes,
-        )  # fmt: skip
