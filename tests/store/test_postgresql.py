@@ -5,8 +5,10 @@ clock, index range scans, and tables beside other applications'."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -126,8 +128,8 @@ def test_a_mass_sweep_moves_in_batches_with_their_history(url: str, monkeypatch:
     batches: list[int] = []
     original = pg._move_batch
 
-    def counting(db: Any, params: dict[str, Any]) -> Any:
-        rows = original(db, params)
+    def counting(*args: Any) -> Any:
+        rows = original(*args)
         batches.append(len(rows))
         return rows
 
@@ -141,19 +143,16 @@ def test_a_mass_sweep_moves_in_batches_with_their_history(url: str, monkeypatch:
         assert {c.state for c in store.select(Selection())} == {State.CLOSED}
 
 
-def test_a_touch_made_after_the_plan_wins_over_the_sweep(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_touch_committed_while_the_batch_waits_for_its_row_wins_over_the_sweep(url: str) -> None:
     load(url, 3)
     later = NOW + timedelta(minutes=1)
-    original = pg._move_batch
-
-    def touched_first(db: Any, params: dict[str, Any]) -> Any:  # an agent's touch lands between plan and batch
-        with psycopg.connect(url, autocommit=True) as agent:
-            agent.execute("UPDATE ocac_conversations SET modified_on = %s WHERE id = 'c00000'", (later,))
-        return original(db, params)
-
-    monkeypatch.setattr(pg, "_move_batch", touched_first)
-    with closing(open_store(url, 5)) as store:
-        outcome = store.sweep(Policy(), Audit("late", NOW, "x"))
+    with psycopg.connect(url) as agent:  # an agent's touch, not yet committed: it holds the row
+        agent.execute("UPDATE ocac_conversations SET modified_on = %s WHERE id = 'c00000'", (later,))
+        with ThreadPoolExecutor(1) as pool:
+            sweeping = pool.submit(sweep_once, url, Audit("late", NOW, "x"))
+            wait_until_blocked(agent, sweeping)
+            agent.commit()  # the batch's update now sees the touched row, which is no longer as selected
+            outcome = sweeping.result(timeout=30)
     assert sorted(t.id for t in outcome.transitions) == ["c00001", "c00002"]
     with closing(open_store(url, 5)) as store:
         touched = store.get("c00000")
@@ -163,6 +162,26 @@ def test_a_touch_made_after_the_plan_wins_over_the_sweep(url: str, monkeypatch: 
         assert sorted(r.id or "" for r in store.history(HistoryQuery(actions=frozenset({Action.SWEEP})))) == [
             "c00001", "c00002",
         ]  # fmt: skip
+
+
+def sweep_once(url: str, audit: Audit) -> Any:
+    with closing(open_store(url, 30)) as store:
+        return store.sweep(Policy(), audit)
+
+
+def wait_until_blocked(agent: psycopg.Connection[Any], sweeping: Future[Any]) -> None:
+    """Wait until the sweep's batch waits for a row lock that ``agent`` holds."""
+    with psycopg.connect(agent.info.dsn, autocommit=True) as watcher:
+        for _ in range(3000):
+            assert not sweeping.done(), sweeping.result()
+            blocked = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                (agent.info.backend_pid,),
+            ).fetchone()
+            if blocked and blocked[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the sweep never waited for the touched row")
 
 
 def test_the_instant_of_a_change_is_the_servers_clock() -> None:
@@ -190,6 +209,63 @@ def test_every_cell_is_selected_with_an_index_scan(url: str) -> None:
             query, values = pg._due_query(cell, None, 50)
             plan = " | ".join(row[0] for row in db.execute(f"EXPLAIN {query}", values))
             assert "Index" in plan and "Seq Scan on ocac_conversations" not in plan, (cell.rule, plan)
+
+
+def test_a_sweep_batch_reads_each_cell_by_its_index_in_order(url: str) -> None:
+    load(url, 3000)
+    policy = Policy(workstreams={"W": Workstream("W", Channel.SMS, 60, 3000)})
+    cells = cutoffs(policy, NOW)
+    with psycopg.connect(url) as db:
+        db.execute("ANALYZE ocac_conversations")
+        db.execute(pg.Q["batch-plan"])
+        for start in (pg._Resume(0, None), pg._Resume(1, (NOW, "c00042"))):
+            query, values = pg._batch_query(cells, start, Audit("plan", NOW, "x"), 10_000)
+            plan = "\n".join(row[0] for row in db.execute(f"EXPLAIN {query}", values))
+            for bad in ("Seq Scan on ocac_conversations", "Bitmap", "Hash Join", "Merge Join"):
+                assert bad not in plan, (bad, plan)
+            assert plan.count(" Scan using ocac_conversations_") == len(cells) - start.cell + 1, plan  # + the update's
+
+
+def test_batches_resume_where_the_last_one_stopped_across_cells(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    items = [
+        Incoming(Conversation(f"{state}{i}", Channel.CHAT, state, NOW - timedelta(minutes=40 + i)))
+        for state in (State.OPEN, State.WRAP_UP)
+        for i in range(5)
+    ] + [Incoming(Conversation("fresh", Channel.CHAT, State.OPEN, NOW - timedelta(minutes=5)))]
+    with closing(open_store(url, 5)) as store:
+        store.fill(Dump(items, [], [], None, len(items)), replace=False, progress=lambda n: None)
+    monkeypatch.setattr(pg, "BATCH", 4)
+    batches: list[list[str]] = []
+    original = pg._move_batch
+
+    def recording(*args: Any) -> Any:
+        rows = original(*args)
+        batches.append(sorted(row[0] for row in rows))
+        return rows
+
+    monkeypatch.setattr(pg, "_move_batch", recording)
+    with closing(open_store(url, 5)) as store:
+        outcome = store.sweep(Policy(), Audit("cells", NOW, "x"))
+        history = store.history(HistoryQuery(actions=frozenset({Action.SWEEP})))
+    assert [len(b) for b in batches] == [4, 4, 2]  # the second batch ends one cell and starts the next
+    assert sorted(sum(batches, [])) == sorted(i.conversation.id for i in items[:-1])  # each once, "fresh" not
+    assert [t.id for t in outcome.transitions] == [f"{s}{i}" for s in ("wrap-up", "open") for i in range(4, -1, -1)]
+    assert sorted(r.id or "" for r in history) == sorted(sum(batches, []))
+
+
+def test_a_version_1_store_is_migrated_forward_on_the_next_write(cli: Any, url: str) -> None:
+    load(url, 3)
+    with psycopg.connect(url, autocommit=True) as db:  # what version 1 had: a table the sweep planned into
+        db.execute("CREATE TABLE ocac_sweep_moves (run_id text NOT NULL, due timestamptz NOT NULL, id text NOT NULL)")
+        db.execute("DELETE FROM ocac_migrations WHERE version = 2")
+    status = cli("--store", url, "status", "--json", "--now", T)
+    assert status.exit_code == 0, status.stderr  # a reader reads version 1 as it is
+    swept = cli("--store", url, "sweep", "run", "--now", T, "--json")
+    assert swept.exit_code == 0, swept.stderr
+    assert json.loads(swept.stdout)["moved"] == 3
+    with psycopg.connect(url, autocommit=True) as db:
+        assert [row[0] for row in db.execute("SELECT version FROM ocac_migrations ORDER BY version")] == [1, 2]
+        assert db.execute("SELECT to_regclass('ocac_sweep_moves')").fetchone() == (None,)
 
 
 def test_a_search_path_names_the_schema(postgresql_server: PostgreSQLServer) -> None:

@@ -7,11 +7,12 @@ with its history rows. The sweep:
   host's sweep sees the lock taken and stands down at once ("skipped", exit 0); the lock is
   transaction-scoped, so it is safe behind a transaction-pooling PgBouncer, and a killed
   sweeper's connection closes and frees it;
-- plans with one index range scan per cell of the policy;
 - moves conversations in batches, each batch a transaction with its history rows, so a
   touch never waits long behind a mass sweep, and a killed sweep leaves whole batches;
-- moves a row only if its state and `modified_on` are still what the plan saw, so nothing
-  is moved twice and no concurrent touch is undone.
+- selects each batch with one ordered index range scan per cell of the policy, starting where
+  the last batch stopped;
+- moves a row only if its state and `modified_on` are still what the batch selected, so
+  nothing is moved twice and no concurrent touch is undone.
 
 The instant of a change is the server's clock unless `--now` is given, so hosts with
 skewed clocks agree. Tables are prefixed `ocac_` in the connection's schema.
@@ -23,7 +24,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 import psycopg
@@ -70,8 +71,8 @@ if TYPE_CHECKING:
 # error itself, in one line, so psycopg's warnings must not reach stderr (Python's last resort).
 logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
-SCHEMA_VERSION = 1
-MIGRATIONS = {1: "migration-1"}
+SCHEMA_VERSION = 2
+MIGRATIONS = {1: "migration-1", 2: "migration-2"}
 BATCH = 10_000
 """Rows a sweep moves per transaction."""
 SCHEMA_LOCK = 0x6F636163_00000001
@@ -421,34 +422,32 @@ class PostgresStore:
                 lock.close()
 
     def _sweep_locked(self, policy: Policy, audit: Audit, details: bool) -> SweepOutcome:
-        """Plan every cell's moves in one transaction (server-side), then make them in batches, soonest due first."""
-        planned = 0
-        with self._writing() as db:
-            db.execute(Q["forget-moves"])
-            for cell in cutoffs(policy, audit.at):
-                query, values = _plan_query(cell, audit.run_id)
-                planned += max(db.execute(query, values).rowcount, 0)
-        if planned > BATCH:  # several batches: each takes the next soonest due by the plan's key, not by a sort
-            with self._writing() as db:
-                db.execute(Q["analyze-moves"])
-        moved: list[Transition] = []
+        """Move the due conversations in batches, each one transaction with its history rows.
+
+        A batch takes the due rows of the cells in turn, each cell's in the order of its index,
+        from where the previous batch stopped: rows it moved have left their cells, so no batch
+        reads them again.
+        """
+        cells = cutoffs(policy, audit.at)
+        rows: list[tuple[Any, ...]] = []
         counts: dict[tuple[str, str, str], int] = {}
-        params = {"run": audit.run_id, "now": audit.at, "by": audit.by, "size": BATCH}
-        left = True
-        while left:
+        start: _Resume | None = _Resume(0, None) if cells else None
+        while start is not None:
             with self._writing() as db:
-                rows = _move_batch(db, params)
-                left = bool(db.execute(Q["moves-left"], params).fetchone()[0])  # type: ignore[index]
-            for row in rows:
+                batch = _move_batch(db, cells, start, audit)
+            for row in batch:
                 key = (row[1], row[8], row[9])
                 counts[key] = counts.get(key, 0) + 1
             if details:
-                moved.extend(_transition(row, audit.at) for row in rows)
+                rows.extend(batch)
+            start = _resume_after(batch)
         total = sum(counts.values())
         with self._writing() as db:
             detail = msgspec.json.encode(SweepSummary(audit.run_id, audit.at, total, counts).detail()).decode()
             db.execute(Q["insert-sweep"], (audit.run_id, audit.at, audit.by, total, detail))
             considered = db.execute(Q["conversation-count"]).fetchone()[0] if details else None  # type: ignore[index]
+        rows.sort(key=lambda row: (row[12], row[0]))  # soonest due first, as `plan` lists them
+        moved = [_transition(row, audit.at) for row in rows]
         return SweepOutcome(moved, considered, bool(total), moved=total)
 
     def record(self, records: Sequence[AuditRecord]) -> None:
@@ -529,24 +528,69 @@ def _due_query(cell: Cutoff, selection: Selection | None, limit: int | None) -> 
     return query, p.values
 
 
-def _plan_query(cell: Cutoff, run_id: str) -> tuple[str, list[Any]]:
-    """Plan a cell's moves: its due conversations (one index range scan) into the sweep's moves."""
+class _Resume(NamedTuple):
+    """Where a sweep's next batch starts: this cell, after this (modified_on, id) if given."""
+
+    cell: int
+    after: tuple[datetime, str] | None
+
+
+def _resume_after(batch: list[tuple[Any, ...]]) -> _Resume | None:
+    """Where the batch after ``batch`` starts; None when ``batch`` was not full (nothing is left)."""
+    if not batch or batch[0][-1] < BATCH:
+        return None
+    last = max(batch, key=lambda row: (row[13], row[3], row[0]))  # the last cell reached, its furthest row
+    return _Resume(last[13], (last[3], last[0]))
+
+
+def _batch_query(cells: Sequence[Cutoff], start: _Resume, audit: Audit, size: int) -> tuple[str, list[Any]]:
+    """A sweep's next batch: up to ``size`` due conversations moved, with their history rows.
+
+    The due rows come from one ordered index range scan per cell, cell after cell from ``start``
+    (a plain Append runs its branches in turn and the LIMIT stops it), until the batch is full. A
+    row moves only if its state and ``modified_on`` are still what the selection saw, so a
+    concurrent touch wins. It returns the moved rows as they were, each followed by its due
+    instant, its cell and the number of rows the batch selected.
+    """
     p = Params("%s")  # placeholders are positional: they are made in the order the text uses them
-    run, span = p(run_id), p(timedelta(minutes=cell.threshold_minutes))
-    target, reason, rule, threshold = p(str(cell.target)), p(str(cell.reason)), p(cell.rule), p(cell.threshold_minutes)
-    where = cell_condition(cell, p, _same, "modified_on", DELETED_RECORD)
-    query = (
-        "INSERT INTO ocac_sweep_moves (run_id, due, id, from_state, stamp, to_state, reason, rule, threshold) "
-        f"SELECT {run}, c.modified_on + {span}, c.id, c.state, c.modified_on, {target}, {reason}, {rule}, "
-        f"{threshold} FROM ocac_conversations c WHERE {where}"
-    )
+    branches = []
+    for number in range(start.cell, len(cells)):
+        cell = cells[number]
+        span, target, reason = p(timedelta(minutes=cell.threshold_minutes)), p(str(cell.target)), p(str(cell.reason))
+        rule, threshold = p(cell.rule), p(cell.threshold_minutes)
+        where = cell_condition(cell, p, _same, "modified_on", DELETED_RECORD)
+        if number == start.cell and start.after is not None:
+            where += f" AND (c.modified_on, c.id) > ({p(start.after[0])}::timestamptz, {p(start.after[1])}::text)"
+        branches.append(
+            f"(SELECT c.id, c.state AS from_state, c.modified_on AS stamp, c.modified_on + {span}::interval AS due, "
+            f"{target}::text AS to_state, {reason}::text AS reason, {rule}::text AS rule, "
+            f"{threshold}::integer AS threshold, {number} AS cell FROM ocac_conversations c WHERE {where} "
+            f"ORDER BY c.modified_on, c.id LIMIT {p(size)})"
+        )
+    union = "\n    UNION ALL ".join(branches)
+    limit, now = p(size), p(audit.at)
+    query = f"""WITH due AS MATERIALIZED (
+    SELECT * FROM ({union}) AS cells LIMIT {limit}
+), moved AS (
+    UPDATE ocac_conversations c SET state = b.to_state, modified_on = {now}
+    FROM due b WHERE c.id = b.id AND c.state = b.from_state AND c.modified_on = b.stamp
+    RETURNING c.id, c.channel, b.from_state, b.stamp, c.workstream, c.record_id, c.created_on, c.network,
+              b.to_state, b.reason, b.rule, b.threshold, b.due, b.cell
+), recorded AS (
+    INSERT INTO ocac_history (run_id, action, at, by, conversation_id, channel, from_state, to_state, reason, rule,
+                              threshold_minutes, idle_minutes)
+    SELECT {p(audit.run_id)}, 'sweep', {p(audit.at)}, {p(audit.by)}, m.id, m.channel, m.from_state, m.to_state,
+           m.reason, m.rule, m.threshold, floor(extract(epoch FROM {p(audit.at)}::timestamptz - m.stamp) / 60)::integer
+    FROM moved m ORDER BY m.due, m.id
+)
+SELECT m.*, (SELECT count(*) FROM due) FROM moved m ORDER BY m.due, m.id"""
     return query, p.values
 
 
-def _move_batch(db: Connection[Any], params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Make the next batch of planned moves with their history rows; the rows moved, as they were."""
-    db.execute(Q["join-by-key"])
-    return db.execute(Q["move-batch"], params).fetchall()
+def _move_batch(db: Connection[Any], cells: Sequence[Cutoff], start: _Resume, audit: Audit) -> list[tuple[Any, ...]]:
+    """Make a sweep's next batch in ``db``'s transaction; the rows moved, as they were (see `_batch_query`)."""
+    db.execute(Q["batch-plan"])
+    return db.execute(*_batch_query(cells, start, audit, BATCH)).fetchall()
 
 
 def _transition(row: tuple[Any, ...], now: datetime) -> Transition:
