@@ -206,8 +206,9 @@ def test_every_cell_is_selected_with_an_index_scan(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as db:
         db.execute("ANALYZE ocac_conversations")
         for cell in cutoffs(policy, NOW):
-            query, values = pg._due_query(cell, None, 50)
-            plan = " | ".join(row[0] for row in db.execute(f"EXPLAIN {query}", values))
+            p = pg.Params("%s")
+            query = pg._due_query(cell, None, 50, p)
+            plan = " | ".join(row[0] for row in db.execute(f"EXPLAIN {query}", p.values))
             assert "Index" in plan and "Seq Scan on ocac_conversations" not in plan, (cell.rule, plan)
 
 

@@ -230,20 +230,28 @@ class PostgresStore:
     def due(
         self, policy: Policy, at: datetime, *, selection: Selection | None = None, limit: int | None = None
     ) -> list[Transition]:
-        transitions: list[Transition] = []
-        for cell in cutoffs(policy, at):
-            query, values = _due_query(cell, selection, limit)
-            transitions.extend(cell.transition(conversation_of(row, _same), at) for row in self._rows(query, values))
+        cells = cutoffs(policy, at)
+        if not cells:
+            return []
+        p = Params("%s")
+        branches = [f"({_due_query(cell, selection, limit, p, number)})" for number, cell in enumerate(cells)]
+        rows = self._rows(" UNION ALL ".join(branches), p.values)  # one round trip for every cell
+        transitions = [cells[row[-1]].transition(conversation_of(row, _same), at) for row in rows]
         return order_due(transitions, limit)
 
     def count_due(self, policy: Policy, at: datetime, *, selection: Selection | None = None) -> dict[Channel, int]:
+        cells = cutoffs(policy, at)
+        if not cells:
+            return {}
+        p = Params("%s")
+        branches = []
+        for cell in cells:
+            due = cell_condition(cell, p, _same, "modified_on", DELETED_RECORD)
+            where = f"{due} AND {selection_condition(selection, p)}"
+            branches.append(f"SELECT c.channel, count(*) FROM ocac_conversations c WHERE {where} GROUP BY c.channel")
         counts: dict[Channel, int] = {}
-        for cell in cutoffs(policy, at):
-            p = Params("%s")
-            where = f"{cell_condition(cell, p, _same, 'modified_on')} AND {selection_condition(selection, p)}"
-            query = f"SELECT c.channel, count(*) FROM ocac_conversations c WHERE {where} GROUP BY c.channel"
-            for channel, n in self._rows(query, p.values):
-                counts[Channel(channel)] = counts.get(Channel(channel), 0) + n
+        for channel, n in self._rows(" UNION ALL ".join(branches), p.values):
+            counts[Channel(channel)] = counts.get(Channel(channel), 0) + n
         return counts
 
     def counts(self) -> dict[tuple[Channel, State], int]:
@@ -518,14 +526,14 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _due_query(cell: Cutoff, selection: Selection | None, limit: int | None) -> tuple[str, list[Any]]:
-    """One index range scan: the cell's due conversations, oldest first."""
-    p = Params("%s")
+def _due_query(cell: Cutoff, selection: Selection | None, limit: int | None, p: Params, number: int = 0) -> str:
+    """One index range scan: the cell's due conversations, oldest first, each with the cell's ``number``."""
     where = cell_condition(cell, p, _same, "modified_on", DELETED_RECORD)
     chosen = selection_condition(selection, p)
     tail = "" if limit is None else f" LIMIT {p(limit)}"
-    query = f"{_SELECT} FROM ocac_conversations c WHERE {where} AND {chosen} ORDER BY c.modified_on, c.id{tail}"
-    return query, p.values
+    return (
+        f"{_SELECT}, {number} FROM ocac_conversations c WHERE {where} AND {chosen} ORDER BY c.modified_on, c.id{tail}"
+    )
 
 
 class _Resume(NamedTuple):
@@ -549,7 +557,8 @@ def _batch_query(cells: Sequence[Cutoff], start: _Resume, audit: Audit, size: in
     The due rows come from one ordered index range scan per cell, cell after cell from ``start``
     (a plain Append runs its branches in turn and the LIMIT stops it), until the batch is full. A
     row moves only if its state and ``modified_on`` are still what the selection saw, so a
-    concurrent touch wins. It returns the moved rows as they were, each followed by its due
+    concurrent touch wins. A batch writes its history rows soonest due first (a sweep of several
+    batches, cell after cell). It returns the moved rows as they were, each followed by its due
     instant, its cell and the number of rows the batch selected.
     """
     p = Params("%s")  # placeholders are positional: they are made in the order the text uses them
@@ -583,7 +592,7 @@ def _batch_query(cells: Sequence[Cutoff], start: _Resume, audit: Audit, size: in
            m.reason, m.rule, m.threshold, floor(extract(epoch FROM {p(audit.at)}::timestamptz - m.stamp) / 60)::integer
     FROM moved m ORDER BY m.due, m.id
 )
-SELECT m.*, (SELECT count(*) FROM due) FROM moved m ORDER BY m.due, m.id"""
+SELECT m.*, (SELECT count(*) FROM due) FROM moved m"""
     return query, p.values
 
 
