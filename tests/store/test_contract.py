@@ -410,5 +410,5 @@ def test_info_names_the_backend_and_counts(store: Store, backend: str) -> None:
     fill(store, *FLOOR)
     info = store.info()
     assert (info.backend, info.conversations, info.by_state[State.OPEN]) == (backend, len(FLOOR), 3)
-    assert info.schema_version == (1 if backend in ("json", "toml") else 2)
+    assert info.schema_version == {"sqlite": 3, "postgresql": 2}.get(backend, 1)
     assert info.size_bytes is not None and info.size_bytes > 0

@@ -256,8 +256,12 @@ def test_batches_resume_where_the_last_one_stopped_across_cells(url: str, monkey
 
 def test_a_version_1_store_is_migrated_forward_on_the_next_write(cli: Any, url: str) -> None:
     load(url, 3)
-    with psycopg.connect(url, autocommit=True) as db:  # what version 1 had: a table the sweep planned into
+    with psycopg.connect(url, autocommit=True) as db:  # what version 1 had: a table the sweep planned into, …
         db.execute("CREATE TABLE ocac_sweep_moves (run_id text NOT NULL, due timestamptz NOT NULL, id text NOT NULL)")
+        db.execute("DROP INDEX ocac_conversations_open_case")
+        db.execute(
+            "CREATE INDEX ocac_conversations_record ON ocac_conversations (record_id) WHERE record_id IS NOT NULL"
+        )
         db.execute("DELETE FROM ocac_migrations WHERE version = 2")
     status = cli("--store", url, "status", "--json", "--now", T)
     assert status.exit_code == 0, status.stderr  # a reader reads version 1 as it is
@@ -266,7 +270,9 @@ def test_a_version_1_store_is_migrated_forward_on_the_next_write(cli: Any, url: 
     assert json.loads(swept.stdout)["moved"] == 3
     with psycopg.connect(url, autocommit=True) as db:
         assert [row[0] for row in db.execute("SELECT version FROM ocac_migrations ORDER BY version")] == [1, 2]
-        assert db.execute("SELECT to_regclass('ocac_sweep_moves')").fetchone() == (None,)
+        gone = db.execute("SELECT to_regclass('ocac_sweep_moves'), to_regclass('ocac_conversations_record')")
+        assert gone.fetchone() == (None, None)
+        assert db.execute("SELECT to_regclass('ocac_conversations_open_case') IS NOT NULL").fetchone() == (True,)
 
 
 def test_a_search_path_names_the_schema(postgresql_server: PostgreSQLServer) -> None:

@@ -17,7 +17,7 @@ from ocac.interchange import Format, read_import_files
 from ocac.model import Channel, Conversation, State
 from ocac.policy import Policy, Workstream, cutoffs
 from ocac.store import Dump, Incoming, Selection, open_store
-from ocac.store.sqlite import Q, SqliteStore, _due_query
+from ocac.store.sqlite import SCHEMA_VERSION, Q, SqliteStore, _due_query
 
 T = "2026-11-25T12:00:00Z"
 
@@ -50,7 +50,7 @@ def test_the_schema_is_made_on_the_first_write_in_wal_mode(cli: Any, tmp_path: P
     add(cli, path)
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("SELECT max(version) FROM ocac_migrations").fetchone()[0] == 2
+        assert db.execute("SELECT max(version) FROM ocac_migrations").fetchone()[0] == SCHEMA_VERSION
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"ocac_conversations", "ocac_history", "ocac_deleted_records", "ocac_sweeps"} <= tables
 
@@ -118,7 +118,7 @@ def test_a_database_with_a_newer_schema_is_refused(cli: Any, tmp_path: Path) -> 
     for command in (("status",), ("conversations", "touch", "a", "--now", T)):
         result = cli("--store", str(path), *command)
         assert result.exit_code == 2
-        assert "has schema version 99, newer than this ocac knows (2): upgrade ocac" in result.stderr
+        assert "has schema version 99, newer than this ocac knows (3): upgrade ocac" in result.stderr
 
 
 def _indexes(path: Path) -> set[str]:
@@ -131,24 +131,35 @@ def test_a_version_1_database_is_migrated_forward_on_the_next_write(cli: Any, tm
     path = tmp_path / "s.sqlite"
     add(cli, path, "a")
     add(cli, path, "b")
-    with sqlite3.connect(path) as db:  # what version 1 made: counts read a (channel, state) index
+    with sqlite3.connect(path) as db:  # what version 1 made: counts read a (channel, state) index, and so on
         db.execute("DROP INDEX ocac_conversations_channel")
         db.execute("CREATE INDEX ocac_conversations_cell ON ocac_conversations (channel, state)")
-        db.execute("DELETE FROM ocac_migrations WHERE version = 2")
+        db.execute("DROP INDEX ocac_conversations_open_case")
+        db.execute(
+            "CREATE INDEX ocac_conversations_record ON ocac_conversations (record_id) WHERE record_id IS NOT NULL"
+        )
+        db.execute("DELETE FROM ocac_migrations WHERE version > 1")
+        db.execute("INSERT INTO ocac_conversations (id, channel, state, modified_us, record_id) "
+                   "VALUES ('k', 'case', 'open', 0, 'R')")  # fmt: skip
+        db.execute("INSERT INTO ocac_deleted_records VALUES ('R')")
     assert "ocac_conversations_cell" in _indexes(path)
     status = cli("--store", str(path), "status", "--json", "--now", T)
     assert status.exit_code == 0, status.stderr  # a reader reads version 1 as it is
+    due = cli("--store", str(path), "conversations", "list", "--due", "--json", "--now", T)
+    assert [c["id"] for c in json.loads(due.stdout)] == ["k"], due.stderr  # by the record index of version 1
     touched = cli("--store", str(path), "conversations", "touch", "a", "--now", "2026-11-25T12:05:00Z")
     assert touched.exit_code == 0, touched.stderr
     assert _indexes(path) == {
-        "ocac_conversations_due", "ocac_conversations_workstream", "ocac_conversations_record",
+        "ocac_conversations_due", "ocac_conversations_workstream", "ocac_conversations_open_case",
         "ocac_conversations_channel",
     }  # fmt: skip
     with sqlite3.connect(path) as db:
-        assert [row[0] for row in db.execute("SELECT version FROM ocac_migrations ORDER BY version")] == [1, 2]
+        assert [row[0] for row in db.execute("SELECT version FROM ocac_migrations ORDER BY version")] == [1, 2, 3]
     again = cli("--store", str(path), "status", "--json", "--now", T)
     assert json.loads(again.stdout)["counts"] == json.loads(status.stdout)["counts"]
-    assert [c.id for c in open_store(str(path), 1).select(Selection())] == ["a", "b"]
+    assert [c.id for c in open_store(str(path), 1).select(Selection())] == ["a", "b", "k"]
+    due_again = cli("--store", str(path), "conversations", "list", "--due", "--json", "--now", T)
+    assert due_again.stdout == due.stdout  # by the index of open case conversations
 
 
 def test_other_applications_tables_are_left_alone(cli: Any, tmp_path: Path) -> None:
@@ -180,7 +191,7 @@ def test_every_cell_is_selected_with_an_index_range_scan(tmp_path: Path) -> None
     db = sqlite3.connect(store.path)
     db.execute("ANALYZE")
     for cell in cutoffs(policy, now):
-        query, values = _due_query(cell, None, 50)
+        query, values = _due_query(cell, None, 50, SCHEMA_VERSION)
         plan = " | ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {query}", values))
         assert "USING INDEX ocac_conversations_" in plan or "USING COVERING INDEX ocac_conversations_" in plan, (
             cell.rule, plan,

@@ -72,6 +72,11 @@ CREATE TABLE ocac_sweeps (
 -- name: migration-2
 -- A sweep no longer plans into a table: each batch selects what is still due from the cells' index ranges.
 DROP TABLE ocac_sweep_moves;
+-- A deleted record closes its open case conversations: index those alone, by record. The sweep
+-- probes it with the deleted records (a small index), and a move of any other conversation skips it.
+DROP INDEX ocac_conversations_record;
+CREATE INDEX ocac_conversations_open_case ON ocac_conversations (record_id)
+    WHERE channel = 'case' AND state IN ('open', 'active');
 
 -- name: create-migrations
 CREATE TABLE IF NOT EXISTS ocac_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
@@ -203,14 +208,15 @@ ALTER TABLE ocac_history ENABLE TRIGGER USER;
 -- name: drop-secondary-indexes
 DROP INDEX ocac_conversations_due;
 DROP INDEX ocac_conversations_workstream;
-DROP INDEX ocac_conversations_record;
+DROP INDEX ocac_conversations_open_case;
 DROP INDEX ocac_conversations_cell;
 
 -- name: create-secondary-indexes
 CREATE INDEX ocac_conversations_due ON ocac_conversations (channel, state, modified_on, id) WHERE state <> 'closed';
 CREATE INDEX ocac_conversations_workstream ON ocac_conversations (workstream, state, modified_on, id)
     WHERE state <> 'closed';
-CREATE INDEX ocac_conversations_record ON ocac_conversations (record_id) WHERE record_id IS NOT NULL;
+CREATE INDEX ocac_conversations_open_case ON ocac_conversations (record_id)
+    WHERE channel = 'case' AND state IN ('open', 'active');
 CREATE INDEX ocac_conversations_cell ON ocac_conversations (channel, state);
 
 -- name: copy-conversations

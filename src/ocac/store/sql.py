@@ -81,6 +81,8 @@ Instant = Callable[[datetime], object]
 
 DELETED_RECORD = "c.record_id IN (SELECT d.record_id FROM ocac_deleted_records d)"
 """A conversation whose linked record is deleted (SQLite probes the index of deleted records for each)."""
+OPEN_CASE = "c.channel = 'case' AND c.state IN ('open', 'active')"
+"""The condition of the index of open case conversations by record, literally (SQLite needs to see it)."""
 
 
 def cell_condition(cell: Cutoff, p: Params, instant: Instant, column: str, deleted: str = DELETED_RECORD) -> str:
@@ -90,8 +92,8 @@ def cell_condition(cell: Cutoff, p: Params, instant: Instant, column: str, delet
     parts.append("c.state <> 'closed'")  # the partial indexes' own condition, literally: SQLite needs to see it
     parts.extend(_in_part("c.workstream", cell.workstreams, cell.other_workstreams, p))
     parts.extend(_in_part("c.network", cell.networks, cell.other_networks, p))
-    if cell.record_deleted:
-        parts.append(deleted)
+    if cell.record_deleted:  # only open case conversations are ever closed by a deleted record
+        parts.extend((OPEN_CASE, deleted))
     parts.append(f"c.{column} < {p(instant(cell.before))}")
     return " AND ".join(parts)
 

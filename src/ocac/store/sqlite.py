@@ -55,8 +55,8 @@ from ocac.store.sql import (
     to_micros,
 )
 
-SCHEMA_VERSION = 2
-MIGRATIONS = {1: "migration-1", 2: "migration-2"}
+SCHEMA_VERSION = 3
+MIGRATIONS = {1: "migration-1", 2: "migration-2", 3: "migration-3"}
 """Schema versions and the named query that brings a database to each, applied in order."""
 
 _HEADER = b"SQLite format 3\x00"
@@ -215,6 +215,11 @@ class SqliteStore:
             with contextlib.suppress(sqlite3.Error):
                 connection.execute("COMMIT")
 
+    def _read_version(self) -> int:
+        """The schema version of the database as it is (a reader does not migrate it)."""
+        connection = self._reader()
+        return SCHEMA_VERSION if connection is None else self._schema_version(connection) or SCHEMA_VERSION
+
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         connection = self._reader()
         if connection is None:
@@ -255,17 +260,19 @@ class SqliteStore:
         self, policy: Policy, at: datetime, *, selection: Selection | None = None, limit: int | None = None
     ) -> list[Transition]:
         transitions: list[Transition] = []
+        version = self._read_version()
         for cell in cutoffs(policy, at):
-            sql, values = _due_query(cell, selection, limit)
+            sql, values = _due_query(cell, selection, limit, version)
             transitions.extend(cell.transition(_conversation(row), at) for row in self._rows(sql, values))
         return order_due(transitions, limit)
 
     def count_due(self, policy: Policy, at: datetime, *, selection: Selection | None = None) -> dict[Channel, int]:
         counts: dict[Channel, int] = {}
+        version = self._read_version()
         for cell in cutoffs(policy, at):
             p = Params("?")
             where = f"{cell_condition(cell, p, to_micros, 'modified_us')} AND {selection_condition(selection, p)}"
-            sql = f"SELECT c.channel, count(*) FROM {_source(cell)} WHERE {where} GROUP BY c.channel"
+            sql = f"SELECT c.channel, count(*) FROM {_source(cell, version)} WHERE {where} GROUP BY c.channel"
             for channel, n in self._rows(sql, p.values):
                 counts[Channel(channel)] = counts.get(Channel(channel), 0) + n
         return counts
@@ -527,23 +534,26 @@ _HISTORY = (
 )
 
 
-def _source(cell: Cutoff) -> str:
-    """The conversations table as a cell's query reads it.
+def _source(cell: Cutoff, version: int = SCHEMA_VERSION) -> str:
+    """The conversations table as a cell's query reads it, in a database of schema ``version``.
 
-    A deleted-record cell probes the record index once per deleted record: left to itself,
-    SQLite walks the whole (channel, state) range of the due index and looks every row up.
+    A deleted-record cell probes the index of open case conversations by record (before schema 3,
+    of every linked conversation) once per deleted record: left to itself, SQLite walks the whole
+    (channel, state) range of the due index and looks every row up.
     """
-    indexed = " INDEXED BY ocac_conversations_record" if cell.record_deleted else ""
-    return f"ocac_conversations c{indexed}"
+    if not cell.record_deleted:
+        return "ocac_conversations c"
+    index = "ocac_conversations_open_case" if version >= 3 else "ocac_conversations_record"
+    return f"ocac_conversations c INDEXED BY {index}"
 
 
-def _due_query(cell: Cutoff, selection: Selection | None, limit: int | None) -> tuple[str, list[Any]]:
+def _due_query(cell: Cutoff, selection: Selection | None, limit: int | None, version: int) -> tuple[str, list[Any]]:
     """One range scan: the cell's due conversations, oldest first."""
     p = Params("?")
     where = cell_condition(cell, p, to_micros, "modified_us")
     chosen = selection_condition(selection, p)
     tail = "" if limit is None else f" LIMIT {p(limit)}"
-    sql = f"{_SELECT} FROM {_source(cell)} WHERE {where} AND {chosen} ORDER BY c.modified_us, c.id{tail}"
+    sql = f"{_SELECT} FROM {_source(cell, version)} WHERE {where} AND {chosen} ORDER BY c.modified_us, c.id{tail}"
     return sql, p.values
 
 

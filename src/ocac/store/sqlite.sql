@@ -60,6 +60,13 @@ CREATE TABLE ocac_sweeps (
 DROP INDEX ocac_conversations_cell;
 CREATE INDEX ocac_conversations_channel ON ocac_conversations (channel);
 
+-- name: migration-3
+-- A deleted record closes its open case conversations: index those alone, by record. The sweep
+-- probes it with the deleted records (a small index), and a move of any other conversation leaves it be.
+DROP INDEX ocac_conversations_record;
+CREATE INDEX ocac_conversations_open_case ON ocac_conversations (record_id)
+    WHERE channel = 'case' AND state IN ('open', 'active');
+
 -- name: create-migrations
 CREATE TABLE IF NOT EXISTS ocac_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
 
@@ -218,7 +225,7 @@ SELECT channel, to_state, reason, count(*) FROM temp.ocac_moves GROUP BY channel
 -- name: drop-secondary-indexes
 DROP INDEX ocac_conversations_due;
 DROP INDEX ocac_conversations_workstream;
-DROP INDEX ocac_conversations_record;
+DROP INDEX ocac_conversations_open_case;
 DROP INDEX ocac_conversations_channel;
 
 -- name: create-secondary-indexes
@@ -226,5 +233,6 @@ CREATE INDEX ocac_conversations_due ON ocac_conversations (channel, state, modif
     WHERE state <> 'closed';
 CREATE INDEX ocac_conversations_workstream ON ocac_conversations (workstream, state, modified_us, id)
     WHERE state <> 'closed';
-CREATE INDEX ocac_conversations_record ON ocac_conversations (record_id) WHERE record_id IS NOT NULL;
+CREATE INDEX ocac_conversations_open_case ON ocac_conversations (record_id)
+    WHERE channel = 'case' AND state IN ('open', 'active');
 CREATE INDEX ocac_conversations_channel ON ocac_conversations (channel);
