@@ -129,9 +129,9 @@ def test_a_mass_sweep_moves_in_batches_with_their_history(url: str, monkeypatch:
     original = pg._move_batch
 
     def counting(*args: Any) -> Any:
-        rows = original(*args)
-        batches.append(len(rows))
-        return rows
+        batch = original(*args)
+        batches.append(sum(batch.counts.values()))
+        return batch
 
     monkeypatch.setattr(pg, "_move_batch", counting)
     with closing(open_store(url, 5)) as store:
@@ -220,14 +220,17 @@ def test_a_sweep_batch_reads_each_cell_by_its_index_in_order(url: str) -> None:
         db.execute("ANALYZE ocac_conversations")
         db.execute(pg.Q["batch-plan"])
         for start in (pg._Resume(0, None), pg._Resume(1, (NOW, "c00042"))):
-            query, values = pg._batch_query(cells, start, Audit("plan", NOW, "x"), 10_000)
+            query, values = pg._batch_query(cells, start, Audit("plan", NOW, "x"), 10_000, details=False)
             plan = "\n".join(row[0] for row in db.execute(f"EXPLAIN {query}", values))
             for bad in ("Seq Scan on ocac_conversations", "Bitmap", "Hash Join", "Merge Join"):
                 assert bad not in plan, (bad, plan)
             assert plan.count(" Scan using ocac_conversations_") == len(cells) - start.cell + 1, plan  # + the update's
 
 
-def test_batches_resume_where_the_last_one_stopped_across_cells(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("details", [True, False], ids=["rows", "counts"])
+def test_batches_resume_where_the_last_one_stopped_across_cells(
+    url: str, monkeypatch: pytest.MonkeyPatch, details: bool
+) -> None:
     items = [
         Incoming(Conversation(f"{state}{i}", Channel.CHAT, state, NOW - timedelta(minutes=40 + i)))
         for state in (State.OPEN, State.WRAP_UP)
@@ -236,22 +239,25 @@ def test_batches_resume_where_the_last_one_stopped_across_cells(url: str, monkey
     with closing(open_store(url, 5)) as store:
         store.fill(Dump(items, [], [], None, len(items)), replace=False, progress=lambda n: None)
     monkeypatch.setattr(pg, "BATCH", 4)
-    batches: list[list[str]] = []
+    batches: list[dict[tuple[str, str, str], int]] = []
     original = pg._move_batch
 
     def recording(*args: Any) -> Any:
-        rows = original(*args)
-        batches.append(sorted(row[0] for row in rows))
-        return rows
+        batch = original(*args)
+        batches.append(batch.counts)
+        assert len(batch.rows) == (sum(batch.counts.values()) if details else 0)
+        return batch
 
     monkeypatch.setattr(pg, "_move_batch", recording)
     with closing(open_store(url, 5)) as store:
-        outcome = store.sweep(Policy(), Audit("cells", NOW, "x"))
+        outcome = store.sweep(Policy(), Audit("cells", NOW, "x"), details=details)
         history = store.history(HistoryQuery(actions=frozenset({Action.SWEEP})))
-    assert [len(b) for b in batches] == [4, 4, 2]  # the second batch ends one cell and starts the next
-    assert sorted(sum(batches, [])) == sorted(i.conversation.id for i in items[:-1])  # each once, "fresh" not
-    assert [t.id for t in outcome.transitions] == [f"{s}{i}" for s in ("wrap-up", "open") for i in range(4, -1, -1)]
-    assert sorted(r.id or "" for r in history) == sorted(sum(batches, []))
+    assert [sum(b.values()) for b in batches] == [4, 4, 2]  # the second batch ends one cell and starts the next
+    assert {key for b in batches for key in b} == {("chat", "closed", "AutoClosedBySystem")}
+    assert outcome.count == 10
+    assert sorted(r.id or "" for r in history) == sorted(i.conversation.id for i in items[:-1])  # once each
+    expected = [f"{s}{i}" for s in ("wrap-up", "open") for i in range(4, -1, -1)] if details else []
+    assert [t.id for t in outcome.transitions] == expected
 
 
 def test_a_version_1_store_is_migrated_forward_on_the_next_write(cli: Any, url: str) -> None:
