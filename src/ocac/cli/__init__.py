@@ -1,7 +1,5 @@
 """The `ocac` command: root options, the sub-apps, and the one place errors become exit codes."""
 
-from __future__ import annotations
-
 import os
 import re
 import sys

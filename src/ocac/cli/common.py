@@ -1,7 +1,5 @@
 """What every command shares: the resolved settings, `--now`, opening config and store, help texts."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from pathlib import Path
 

@@ -1,7 +1,5 @@
 """Shell completion of values: channels, states, workstream names and conversation ids from the store."""
 
-from __future__ import annotations
-
 import os
 from contextlib import closing
 from pathlib import Path

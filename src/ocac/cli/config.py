@@ -1,7 +1,5 @@
 """`ocac config …`: the channel-state configuration."""
 
-from __future__ import annotations
-
 import sys
 from enum import StrEnum
 from pathlib import Path

@@ -1,7 +1,5 @@
 """`ocac conversations …`: look into the store and change it as agents' actions would."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from pathlib import Path
 

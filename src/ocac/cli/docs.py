@@ -8,8 +8,6 @@ or on the environment, so the output changes only when a help text does; tests/t
 fails when docs/cli.md is stale.
 """
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Iterator
 from typing import Any

@@ -1,7 +1,5 @@
 """`ocac doctor` and `ocac metrics`: what will surprise an admin, and the figures monitoring scrapes."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import typer

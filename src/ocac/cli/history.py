@@ -1,7 +1,5 @@
 """`ocac history`: the audit trail, every change to a conversation and every configuration edit."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 
 import typer

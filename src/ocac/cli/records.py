@@ -1,7 +1,5 @@
 """`ocac records …`: the linked records of case conversations."""
 
-from __future__ import annotations
-
 import typer
 
 from ocac import render

@@ -1,7 +1,5 @@
 """`ocac status`: the floor at a glance, and a health check for monitoring."""
 
-from __future__ import annotations
-
 import typer
 
 from ocac import render

@@ -1,7 +1,5 @@
 """`ocac store …`: what a store is, and moving conversations between stores."""
 
-from __future__ import annotations
-
 from contextlib import closing
 
 import typer

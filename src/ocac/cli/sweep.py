@@ -1,7 +1,5 @@
 """`ocac sweep …`: the main job, once (`run`, for cron) or in a loop (`watch`, for people)."""
 
-from __future__ import annotations
-
 import gc
 
 import typer

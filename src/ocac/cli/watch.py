@@ -3,8 +3,6 @@
 The clock and the sleep are given to the `Watcher`, so tests drive its ticks without waiting.
 """
 
-from __future__ import annotations
-
 import math
 import sys
 import time

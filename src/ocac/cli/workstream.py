@@ -1,7 +1,5 @@
 """`ocac workstream …`: named workstreams, their waiting auto-close time and wrap-up block."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from pathlib import Path
 
