@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from ocac.audit import Audit
+from ocac.errors import StoreError
 from ocac.instants import parse_instant
 from ocac.interchange import Format, read_import_files
 from ocac.model import Channel, Conversation, State
@@ -234,3 +235,22 @@ def test_counts_read_one_state_while_a_writer_adds(tmp_path: Path, monkeypatch: 
     assert store.counts() == {(Channel.CHAT, State.OPEN): 1}  # not "1 closed" from two different states
     monkeypatch.undo()
     assert store.counts() == {(Channel.CHAT, State.OPEN): 2}
+
+
+def test_a_sweep_that_fails_half_way_through_its_update_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    now = parse_instant("2026-11-25T12:00:00Z")
+    early = [now.replace(hour=10, minute=i) for i in range(6)]
+    items = [Incoming(Conversation(f"c{i}", Channel.CHAT, State.OPEN, at)) for i, at in enumerate(early)]
+    store = open_store(str(path), 1)
+    store.fill(Dump(items, [], [], None, len(items)), replace=False, progress=lambda n: None)
+    with sqlite3.connect(path) as db:  # the fourth row's update fails after three have been made
+        db.execute("CREATE TRIGGER fail_c3 BEFORE UPDATE ON ocac_conversations WHEN OLD.id = 'c3' "
+                   "BEGIN SELECT RAISE(FAIL, 'c3 refuses'); END")  # fmt: skip
+    with pytest.raises(StoreError, match="c3 refuses"):
+        store.sweep(Policy(), Audit("failing", now, "test"))
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM ocac_conversations WHERE state <> 'open'").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM ocac_history").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM ocac_sweeps").fetchone() == (0,)

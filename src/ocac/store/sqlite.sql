@@ -205,13 +205,16 @@ CREATE TEMP TABLE IF NOT EXISTS ocac_moves (
 DELETE FROM temp.ocac_moves;
 
 -- name: history-of-moves
-INSERT INTO ocac_history (run_id, action, at_us, by, conversation_id, channel, from_state, to_state, reason, rule,
+-- OR FAIL (here and in apply-moves): a statement that fails half-way keeps the rows it changed,
+-- so SQLite keeps no statement journal of the pages it changes; the sweep's transaction rolls back
+-- whole on any error anyway. The journal was a temp file: ~8,000 writes in a steady sweep at 1M.
+INSERT OR FAIL INTO ocac_history (run_id, action, at_us, by, conversation_id, channel, from_state, to_state, reason, rule,
                           threshold_minutes, idle_minutes)
 SELECT ?, 'sweep', ?, ?, id, channel, from_state, to_state, reason, rule, threshold, (? - modified_us) / 60000000
 FROM temp.ocac_moves ORDER BY due_us, id;
 
 -- name: apply-moves
-UPDATE ocac_conversations SET state = m.to_state, modified_us = ?
+UPDATE OR FAIL ocac_conversations SET state = m.to_state, modified_us = ?
 FROM temp.ocac_moves AS m WHERE ocac_conversations.id = m.id;
 
 -- name: moves
