@@ -376,7 +376,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(backends.BACKENDS),
         help="stores compared (json is the reference and always included)",
     )
-    ap.add_argument("--backend-runs", type=int, default=3, help="runs of each store command")
+    ap.add_argument("--backend-runs", type=int, default=5, help="runs of each store command")
     ap.add_argument(
         "--copy-runs",
         type=int,
