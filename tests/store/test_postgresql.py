@@ -222,8 +222,19 @@ def test_a_sweep_batch_reads_each_cell_by_its_index_in_order(url: str) -> None:
         for start in (pg._Resume(0, None), pg._Resume(1, (NOW, "c00042"))):
             query, values = pg._batch_query(cells, start, Audit("plan", NOW, "x"), 10_000, details=False)
             plan = "\n".join(row[0] for row in db.execute(f"EXPLAIN {query}", values))
-            for bad in ("Seq Scan on ocac_conversations", "Bitmap", "Hash Join", "Merge Join"):
+            for bad in (
+                "Seq Scan on ocac_conversations",
+                "Bitmap",
+                "Hash Join",
+                "Merge Join",
+                "Merge Append",
+                "Parallel",
+            ):
                 assert bad not in plan, (bad, plan)
+            # The cells one after the other (a plain Append), the batch's LIMIT straight above them
+            lines = plan.splitlines()
+            append = next(i for i, line in enumerate(lines) if "->  Append" in line)
+            assert "->  Limit" in lines[append - 1], plan
             assert plan.count(" Scan using ocac_conversations_") == len(cells) - start.cell + 1, plan  # + the update's
 
 
@@ -258,6 +269,31 @@ def test_batches_resume_where_the_last_one_stopped_across_cells(
     assert sorted(r.id or "" for r in history) == sorted(i.conversation.id for i in items[:-1])  # once each
     expected = [f"{s}{i}" for s in ("wrap-up", "open") for i in range(4, -1, -1)] if details else []
     assert [t.id for t in outcome.transitions] == expected
+
+
+def test_a_full_batch_whose_rows_all_changed_meanwhile_does_not_end_the_sweep(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = [
+        Incoming(Conversation(f"c{i}", Channel.CHAT, State.OPEN, NOW - timedelta(minutes=40 + i))) for i in range(10)
+    ]
+    with closing(open_store(url, 5)) as store:
+        store.fill(Dump(items, [], [], None, len(items)), replace=False, progress=lambda n: None)
+    monkeypatch.setattr(pg, "BATCH", 4)
+    oldest = ["c9", "c8", "c7", "c6"]  # the first batch's rows
+    later = NOW + timedelta(minutes=1)
+    with psycopg.connect(url) as agent:  # an import touches them while the first batch waits for their locks
+        agent.execute("UPDATE ocac_conversations SET modified_on = %s WHERE id = ANY(%s)", (later, oldest))
+        with ThreadPoolExecutor(1) as pool:
+            sweeping = pool.submit(sweep_once, url, Audit("busy", NOW, "x"))
+            wait_until_blocked(agent, sweeping)
+            agent.commit()
+            outcome = sweeping.result(timeout=30)
+    assert sorted(t.id for t in outcome.transitions) == [f"c{i}" for i in range(6)]  # the rest, in this sweep
+    with closing(open_store(url, 5)) as store:
+        assert {c.id: c.state for c in store.select(Selection())} == {
+            f"c{i}": State.OPEN if f"c{i}" in oldest else State.CLOSED for i in range(10)
+        }
 
 
 def test_a_version_1_store_is_migrated_forward_on_the_next_write(cli: Any, url: str) -> None:

@@ -254,3 +254,25 @@ def test_a_sweep_that_fails_half_way_through_its_update_changes_nothing(tmp_path
         assert db.execute("SELECT count(*) FROM ocac_conversations WHERE state <> 'open'").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM ocac_history").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM ocac_sweeps").fetchone() == (0,)
+
+
+def test_a_reader_follows_a_migration_made_by_another_process(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    add(cli, path, "a")
+    with sqlite3.connect(path) as db:  # version 2: deleted-record cells read the record index
+        db.execute("DROP INDEX ocac_conversations_open_case")
+        db.execute("CREATE INDEX ocac_conversations_record ON ocac_conversations (record_id) "
+                   "WHERE record_id IS NOT NULL")  # fmt: skip
+        db.execute("DELETE FROM ocac_migrations WHERE version > 2")
+        db.execute("INSERT INTO ocac_conversations (id, channel, state, modified_us, record_id) "
+                   "VALUES ('k', 'case', 'open', 0, 'R')")  # fmt: skip
+        db.execute("INSERT INTO ocac_deleted_records VALUES ('R')")
+    now = parse_instant(T)
+    reader = open_store(str(path), 1)  # a long-lived reader, as `sweep watch` or `status` are
+    assert [t.id for t in reader.due(Policy(), now)] == ["k"]
+    touched = cli("--store", str(path), "conversations", "touch", "a", "--now", T)  # migrates to version 3
+    assert touched.exit_code == 0, touched.stderr
+    assert "ocac_conversations_record" not in _indexes(path)
+    assert [t.id for t in reader.due(Policy(), now)] == ["k"]  # by the index the database has now
+    assert reader.count_due(Policy(), now) == {Channel.CASE: 1}
+    reader.close()

@@ -550,24 +550,20 @@ class _Batch(NamedTuple):
     """None when the batch was not full: nothing is left."""
 
 
-def _batch_of_rows(rows: list[tuple[Any, ...]]) -> _Batch:
-    """A batch from its moved rows (``_batch_query(details=True)``)."""
-    counts: dict[tuple[str, str, str], int] = {}
-    for row in rows:
-        key = (row[1], row[8], row[9])
-        counts[key] = counts.get(key, 0) + 1
-    if not rows or rows[0][-1] < BATCH:
-        return _Batch(counts, rows, None)
-    last = max(rows, key=lambda row: (row[13], row[3], row[0]))  # the last cell reached, its furthest row
-    return _Batch(counts, rows, _Resume(last[13], (last[3], last[0])))
-
-
-def _batch_of_counts(rows: list[tuple[Any, ...]]) -> _Batch:
-    """A batch from its counts (``_batch_query(details=False)``): each row also names the furthest row moved."""
-    counts = {(row[0], row[1], row[2]): row[3] for row in rows}
-    if not rows or rows[0][-1] < BATCH:
-        return _Batch(counts, [], None)
-    return _Batch(counts, [], _Resume(rows[0][4], (rows[0][5], rows[0][6])))
+def _batch_of(rows: list[tuple[Any, ...]], details: bool) -> _Batch:
+    """A batch from what `_batch_query` returned: how far it selected, then its moved rows or their counts."""
+    selected, cell, stamp, last_id = rows[0][:4]
+    moved = [row[4:] for row in rows if row[4] is not None]
+    if details:
+        counts: dict[tuple[str, str, str], int] = {}
+        for row in moved:
+            key = (row[1], row[8], row[9])
+            counts[key] = counts.get(key, 0) + 1
+    else:
+        counts = {(row[0], row[1], row[2]): row[3] for row in moved}
+    # Rows selected but not moved (changed since) are behind the cursor too: a concurrent change wins.
+    resume = _Resume(cell, (stamp, last_id)) if selected >= BATCH else None
+    return _Batch(counts, moved if details else [], resume)
 
 
 def _batch_query(
@@ -579,10 +575,11 @@ def _batch_query(
     (a plain Append runs its branches in turn and the LIMIT stops it), until the batch is full. A
     row moves only if its state and ``modified_on`` are still what the selection saw, so a
     concurrent touch wins. A batch writes its history rows soonest due first (a sweep of several
-    batches, cell after cell). With ``details`` it returns the moved rows as they were, each
-    followed by its due instant, its cell and the number of rows the batch selected; without, only
-    their counts by (channel, to, reason), each followed by the cell, ``modified_on`` and id of the
-    furthest row moved and the number selected (250k rows cost the client ~1 s at 1M).
+    batches, cell after cell). Each row it returns starts with the number of rows selected and the
+    cell, ``modified_on`` and id of the furthest one (where the next batch starts), then with
+    ``details`` one moved row as it was, with its due instant and cell; without, the count of one
+    (channel, to, reason) (250k rows cost the client ~1 s at 1M). A batch that moved nothing
+    returns one row, its moved part NULL.
     """
     p = Params("%s")  # placeholders are positional: they are made in the order the text uses them
     branches = []
@@ -615,22 +612,23 @@ def _batch_query(
            m.reason, m.rule, m.threshold, floor(extract(epoch FROM {p(audit.at)}::timestamptz - m.stamp) / 60)::integer
     FROM moved m ORDER BY m.due, m.id
 )
-{_MOVED_ROWS if details else _MOVED_COUNTS}"""
+SELECT s.*, m.* FROM (
+    SELECT (SELECT count(*) FROM due), last.cell, last.stamp, last.id
+    FROM (SELECT 1) AS one
+    LEFT JOIN (SELECT cell, stamp, id FROM due ORDER BY cell DESC, stamp DESC, id DESC LIMIT 1) AS last ON TRUE
+) AS s
+LEFT JOIN {_MOVED_ROWS if details else _MOVED_COUNTS} AS m ON TRUE"""
     return query, p.values
 
 
-_MOVED_ROWS = "SELECT m.*, (SELECT count(*) FROM due) FROM moved m"
-_MOVED_COUNTS = """SELECT m.channel, m.to_state, m.reason, count(*), last.cell, last.stamp, last.id,
-       (SELECT count(*) FROM due)
-FROM moved m, (SELECT cell, stamp, id FROM moved ORDER BY cell DESC, stamp DESC, id DESC LIMIT 1) AS last
-GROUP BY m.channel, m.to_state, m.reason, last.cell, last.stamp, last.id"""
+_MOVED_ROWS = "moved"
+_MOVED_COUNTS = "(SELECT channel, to_state, reason, count(*) FROM moved GROUP BY channel, to_state, reason)"
 
 
 def _move_batch(db: Connection[Any], cells: Sequence[Cutoff], start: _Resume, audit: Audit, details: bool) -> _Batch:
     """Make a sweep's next batch in ``db``'s transaction (see `_batch_query`)."""
     db.execute(Q["batch-plan"])
-    rows = db.execute(*_batch_query(cells, start, audit, BATCH, details=details)).fetchall()
-    return _batch_of_rows(rows) if details else _batch_of_counts(rows)
+    return _batch_of(db.execute(*_batch_query(cells, start, audit, BATCH, details=details)).fetchall(), details)
 
 
 def _transition(row: tuple[Any, ...], now: datetime) -> Transition:

@@ -216,9 +216,16 @@ class SqliteStore:
                 connection.execute("COMMIT")
 
     def _read_version(self) -> int:
-        """The schema version of the database as it is (a reader does not migrate it)."""
+        """The schema version of the database as it is now (a reader does not migrate it).
+
+        Read afresh, inside the caller's `_snapshot`: another process may have migrated the
+        database since this store last looked, and the snapshot keeps the schema the queries see.
+        """
         connection = self._reader()
-        return SCHEMA_VERSION if connection is None else self._schema_version(connection) or SCHEMA_VERSION
+        if connection is None:
+            return SCHEMA_VERSION
+        self._version = None
+        return self._schema_version(connection) or SCHEMA_VERSION
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         connection = self._reader()
@@ -260,21 +267,23 @@ class SqliteStore:
         self, policy: Policy, at: datetime, *, selection: Selection | None = None, limit: int | None = None
     ) -> list[Transition]:
         transitions: list[Transition] = []
-        version = self._read_version()
-        for cell in cutoffs(policy, at):
-            sql, values = _due_query(cell, selection, limit, version)
-            transitions.extend(cell.transition(_conversation(row), at) for row in self._rows(sql, values))
+        with self._snapshot():
+            version = self._read_version()
+            for cell in cutoffs(policy, at):
+                sql, values = _due_query(cell, selection, limit, version)
+                transitions.extend(cell.transition(_conversation(row), at) for row in self._rows(sql, values))
         return order_due(transitions, limit)
 
     def count_due(self, policy: Policy, at: datetime, *, selection: Selection | None = None) -> dict[Channel, int]:
         counts: dict[Channel, int] = {}
-        version = self._read_version()
-        for cell in cutoffs(policy, at):
-            p = Params("?")
-            where = f"{cell_condition(cell, p, to_micros, 'modified_us')} AND {selection_condition(selection, p)}"
-            sql = f"SELECT c.channel, count(*) FROM {_source(cell, version)} WHERE {where} GROUP BY c.channel"
-            for channel, n in self._rows(sql, p.values):
-                counts[Channel(channel)] = counts.get(Channel(channel), 0) + n
+        with self._snapshot():
+            version = self._read_version()
+            for cell in cutoffs(policy, at):
+                p = Params("?")
+                where = f"{cell_condition(cell, p, to_micros, 'modified_us')} AND {selection_condition(selection, p)}"
+                sql = f"SELECT c.channel, count(*) FROM {_source(cell, version)} WHERE {where} GROUP BY c.channel"
+                for channel, n in self._rows(sql, p.values):
+                    counts[Channel(channel)] = counts.get(Channel(channel), 0) + n
         return counts
 
     def counts(self) -> dict[tuple[Channel, State], int]:
