@@ -136,7 +136,7 @@ def test_copy_refuses_a_store_it_cannot_name(cli, busy: Path) -> None:  # type: 
     assert message.startswith("ocac: error: store 'ftp://host/store': unknown scheme 'ftp': ")
 
 
-SCHEMA = {"json": 1, "toml": 1, "sqlite": 3}
+SCHEMA = {"json": 1, "toml": 1, "sqlite": 4}
 """The schema version each backend writes today."""
 
 

@@ -371,6 +371,43 @@ def test_history_filters_orders_and_limits(store_url: str) -> None:
         assert config[0].detail == {"change": "chat open: 20m → 30m"}
 
 
+def test_a_conversations_history_survives_its_removal_return_sweeps_and_a_copy(
+    store_url: str, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    def kinds(store: Store, cid: str) -> list[tuple[str, str]]:
+        return [(str(r.kind), r.run_id) for r in store.history(HistoryQuery(id=cid))]
+
+    later = NOW + 30 * MINUTE
+    with closing(reopen(store_url)) as store:
+        store.add(conversation("x", minutes=25), audit(run="add"))
+        store.change("x", lambda c: touched(c, ago(24)), Action.TOUCH, audit(run="touch"))
+        store.sweep(POLICY, audit(run="sweep"))  # x was idle 25 minutes: closed
+        store.import_conversations([Incoming(conversation("y"))], (), audit(run="replace"), replace=True,
+                                   dry_run=False, source="test")  # fmt: skip  # x is no longer stored
+        store.record([audit(later, "note").record(Action.CONFIG, id="x", detail={"why": "gone"})])
+    with closing(reopen(store_url)) as store:
+        assert store.get("x") is None
+        assert kinds(store, "x") == [("add", "add"), ("touch", "touch"), ("sweep", "sweep"), ("config", "note")]
+        store.add(conversation("x", minutes=40), audit(later, "back"))
+        store.change("y", lambda c: touched(c, NOW + MINUTE), Action.TOUCH, audit(later, "other"))
+        store.sweep(POLICY, audit(later, "again"))
+    expected = [("add", "add"), ("touch", "touch"), ("sweep", "sweep"), ("config", "note"), ("add", "back"),
+                ("sweep", "again")]  # fmt: skip
+    copy = str(Path(str(tmp_path)) / "copy.sqlite")
+    with closing(reopen(store_url)) as store:
+        assert kinds(store, "x") == expected
+        assert kinds(store, "y") == [("touch", "other"), ("sweep", "again")]
+        assert kinds(store, "nobody") == []
+        with closing(reopen(copy)) as target:
+            target.fill(store.dump(), replace=False, progress=lambda n: None)
+    with closing(reopen(copy)) as target:
+        assert kinds(target, "x") == expected
+        target.record([audit(later, "after-copy").record(Action.CONFIG, id="x", detail={"why": "copied"})])
+        assert kinds(target, "x") == [*expected, ("config", "after-copy")]
+
+
 # --- copying ----------------------------------------------------------------------------------------------
 
 
@@ -410,5 +447,5 @@ def test_info_names_the_backend_and_counts(store: Store, backend: str) -> None:
     fill(store, *FLOOR)
     info = store.info()
     assert (info.backend, info.conversations, info.by_state[State.OPEN]) == (backend, len(FLOOR), 3)
-    assert info.schema_version == {"sqlite": 3, "postgresql": 2}.get(backend, 1)
+    assert info.schema_version == {"sqlite": 4, "postgresql": 2}.get(backend, 1)
     assert info.size_bytes is not None and info.size_bytes > 0

@@ -6,19 +6,20 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ocac.audit import Audit
+from ocac.audit import Audit, HistoryQuery
 from ocac.errors import StoreError
 from ocac.instants import parse_instant
 from ocac.interchange import Format, read_import_files
 from ocac.model import Channel, Conversation, State
 from ocac.policy import Policy, Workstream, cutoffs
 from ocac.store import Dump, Incoming, Selection, open_store
-from ocac.store.sqlite import SCHEMA_VERSION, Q, SqliteStore, _due_query
+from ocac.store.sqlite import MIGRATIONS, SCHEMA_VERSION, Q, SqliteStore, _due_query, _statements
 
 T = "2026-11-25T12:00:00Z"
 
@@ -119,7 +120,7 @@ def test_a_database_with_a_newer_schema_is_refused(cli: Any, tmp_path: Path) -> 
     for command in (("status",), ("conversations", "touch", "a", "--now", T)):
         result = cli("--store", str(path), *command)
         assert result.exit_code == 2
-        assert "has schema version 99, newer than this ocac knows (3): upgrade ocac" in result.stderr
+        assert "has schema version 99, newer than this ocac knows (4): upgrade ocac" in result.stderr
 
 
 def _indexes(path: Path) -> set[str]:
@@ -128,26 +129,41 @@ def _indexes(path: Path) -> set[str]:
         return {row[0] for row in rows}
 
 
+def database_at(path: Path, version: int) -> None:
+    """A database as ocac's schema ``version`` made it, with conversations a, b (chat) and k (an open case whose
+    record R is deleted), and history: a added, a touched, b added, then a record about x, no longer stored."""
+    with sqlite3.connect(path) as db:
+        db.execute(Q["create-migrations"])
+        for number in range(1, version + 1):
+            for name in MIGRATIONS[number]:
+                for statement in _statements(Q[name]):
+                    db.execute(statement)
+            db.execute(Q["record-migration"], (number, "2026-11-01T00:00:00Z"))
+        now = parse_micros(T)
+        rows = (("a", "chat", "open", now, None), ("b", "chat", "open", now, None), ("k", "case", "open", 0, "R"))
+        db.executemany(
+            "INSERT INTO ocac_conversations (id, channel, state, modified_us, record_id) VALUES (?, ?, ?, ?, ?)", rows
+        )
+        db.execute("INSERT INTO ocac_deleted_records VALUES ('R')")
+        for cid, action in (("a", "add"), ("a", "touch"), ("b", "add"), ("x", "add")):
+            db.execute("INSERT INTO ocac_history (run_id, action, at_us, conversation_id) VALUES ('old', ?, 0, ?)",
+                       (action, cid))  # fmt: skip
+
+
+def parse_micros(text: str) -> int:
+    return int(parse_instant(text).timestamp() * 1_000_000)
+
+
 def test_a_version_1_database_is_migrated_forward_on_the_next_write(cli: Any, tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
-    add(cli, path, "a")
-    add(cli, path, "b")
-    with sqlite3.connect(path) as db:  # what version 1 made: counts read a (channel, state) index, and so on
-        db.execute("DROP INDEX ocac_conversations_channel")
-        db.execute("CREATE INDEX ocac_conversations_cell ON ocac_conversations (channel, state)")
-        db.execute("DROP INDEX ocac_conversations_open_case")
-        db.execute(
-            "CREATE INDEX ocac_conversations_record ON ocac_conversations (record_id) WHERE record_id IS NOT NULL"
-        )
-        db.execute("DELETE FROM ocac_migrations WHERE version > 1")
-        db.execute("INSERT INTO ocac_conversations (id, channel, state, modified_us, record_id) "
-                   "VALUES ('k', 'case', 'open', 0, 'R')")  # fmt: skip
-        db.execute("INSERT INTO ocac_deleted_records VALUES ('R')")
+    database_at(path, 1)
     assert "ocac_conversations_cell" in _indexes(path)
     status = cli("--store", str(path), "status", "--json", "--now", T)
     assert status.exit_code == 0, status.stderr  # a reader reads version 1 as it is
     due = cli("--store", str(path), "conversations", "list", "--due", "--json", "--now", T)
     assert [c["id"] for c in json.loads(due.stdout)] == ["k"], due.stderr  # by the record index of version 1
+    old_history = cli("--store", str(path), "history", "--id", "a", "--json")
+    assert [e["action"] for e in json.loads(old_history.stdout)] == ["add", "touch"], old_history.stderr
     touched = cli("--store", str(path), "conversations", "touch", "a", "--now", "2026-11-25T12:05:00Z")
     assert touched.exit_code == 0, touched.stderr
     assert _indexes(path) == {
@@ -155,12 +171,20 @@ def test_a_version_1_database_is_migrated_forward_on_the_next_write(cli: Any, tm
         "ocac_conversations_channel",
     }  # fmt: skip
     with sqlite3.connect(path) as db:
-        assert [row[0] for row in db.execute("SELECT version FROM ocac_migrations ORDER BY version")] == [1, 2, 3]
+        versions = [row[0] for row in db.execute("SELECT version FROM ocac_migrations ORDER BY version")]
+        assert versions == list(range(1, SCHEMA_VERSION + 1))
+        history_indexes = db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ocac_history'"
+        )
+        assert [row[0] for row in history_indexes] == ["ocac_history_at"]  # the chains replace the conversation index
     again = cli("--store", str(path), "status", "--json", "--now", T)
     assert json.loads(again.stdout)["counts"] == json.loads(status.stdout)["counts"]
     assert [c.id for c in open_store(str(path), 1).select(Selection())] == ["a", "b", "k"]
     due_again = cli("--store", str(path), "conversations", "list", "--due", "--json", "--now", T)
     assert due_again.stdout == due.stdout  # by the index of open case conversations
+    for cid, actions in (("a", ["add", "touch", "touch"]), ("b", ["add"]), ("x", ["add"]), ("k", [])):
+        listed = cli("--store", str(path), "history", "--id", cid, "--json")
+        assert [e["action"] for e in json.loads(listed.stdout)] == actions, (cid, listed.stderr)
 
 
 def test_other_applications_tables_are_left_alone(cli: Any, tmp_path: Path) -> None:
@@ -258,15 +282,7 @@ def test_a_sweep_that_fails_half_way_through_its_update_changes_nothing(tmp_path
 
 def test_a_reader_follows_a_migration_made_by_another_process(cli: Any, tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
-    add(cli, path, "a")
-    with sqlite3.connect(path) as db:  # version 2: deleted-record cells read the record index
-        db.execute("DROP INDEX ocac_conversations_open_case")
-        db.execute("CREATE INDEX ocac_conversations_record ON ocac_conversations (record_id) "
-                   "WHERE record_id IS NOT NULL")  # fmt: skip
-        db.execute("DELETE FROM ocac_migrations WHERE version > 2")
-        db.execute("INSERT INTO ocac_conversations (id, channel, state, modified_us, record_id) "
-                   "VALUES ('k', 'case', 'open', 0, 'R')")  # fmt: skip
-        db.execute("INSERT INTO ocac_deleted_records VALUES ('R')")
+    database_at(path, 2)  # version 2: deleted-record cells read the record index
     now = parse_instant(T)
     reader = open_store(str(path), 1)  # a long-lived reader, as `sweep watch` or `status` are
     assert [t.id for t in reader.due(Policy(), now)] == ["k"]
@@ -276,3 +292,19 @@ def test_a_reader_follows_a_migration_made_by_another_process(cli: Any, tmp_path
     assert [t.id for t in reader.due(Policy(), now)] == ["k"]  # by the index the database has now
     assert reader.count_due(Policy(), now) == {Channel.CASE: 1}
     reader.close()
+
+
+def test_a_conversations_history_is_read_by_its_chain_not_a_scan(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    add(cli, path, "a")
+    store = SqliteStore(path, 1)
+    with closing(store):
+        captured: list[str] = []
+        connection = store._reader()
+        assert connection is not None
+        connection.set_trace_callback(captured.append)
+        assert [r.id for r in store.history(HistoryQuery(id="a"))] == ["a"]
+        query = next(sql for sql in captured if "FROM ocac_history" in sql and "WITH RECURSIVE" in sql)
+        plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {query}")]
+    assert not any(step.startswith("SCAN ocac_history") or step.startswith("SCAN h") for step in plan), plan
+    assert "SEARCH ocac_history USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan

@@ -67,6 +67,56 @@ DROP INDEX ocac_conversations_record;
 CREATE INDEX ocac_conversations_open_case ON ocac_conversations (record_id)
     WHERE channel = 'case' AND state IN ('open', 'active');
 
+-- name: migration-4
+-- A conversation's history is a chain: its row holds the seq of its newest record, each record the
+-- seq of the one before (previous_seq), so the history needs no index by conversation, whose
+-- random inserts were a quarter of a steady sweep's page writes. The head of a conversation that
+-- is not in the store (removed by an import) is kept in ocac_history_heads until it comes back.
+-- Triggers keep heads for single changes; a sweep writes its own (see history-of-moves).
+ALTER TABLE ocac_conversations ADD COLUMN history_seq INTEGER;
+ALTER TABLE ocac_history ADD COLUMN previous_seq INTEGER;
+CREATE TABLE ocac_history_heads (conversation_id TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TRIGGER ocac_history_head AFTER INSERT ON ocac_history
+    WHEN NEW.conversation_id IS NOT NULL AND NEW.action <> 'sweep'
+BEGIN
+    UPDATE ocac_conversations SET history_seq = NEW.seq WHERE id = NEW.conversation_id;
+    INSERT OR REPLACE INTO ocac_history_heads SELECT NEW.conversation_id, NEW.seq
+        WHERE NOT EXISTS (SELECT 1 FROM ocac_conversations WHERE id = NEW.conversation_id);
+END;
+CREATE TRIGGER ocac_conversation_takes_head AFTER INSERT ON ocac_conversations
+    WHEN EXISTS (SELECT 1 FROM ocac_history_heads WHERE conversation_id = NEW.id)
+BEGIN
+    UPDATE ocac_conversations SET history_seq = (SELECT seq FROM ocac_history_heads WHERE conversation_id = NEW.id)
+        WHERE id = NEW.id;
+    DELETE FROM ocac_history_heads WHERE conversation_id = NEW.id;
+END;
+CREATE TRIGGER ocac_conversation_leaves_head BEFORE DELETE ON ocac_conversations WHEN OLD.history_seq IS NOT NULL
+BEGIN
+    INSERT OR REPLACE INTO ocac_history_heads VALUES (OLD.id, OLD.history_seq);
+END;
+
+-- name: build-chains
+-- Every conversation's chain from the history as it is (a new schema, or a store copied in).
+DROP TRIGGER ocac_history_no_update;
+UPDATE ocac_history SET previous_seq = w.previous
+FROM (SELECT seq, lag(seq) OVER (PARTITION BY conversation_id ORDER BY seq) AS previous FROM ocac_history
+      WHERE conversation_id IS NOT NULL) AS w
+WHERE ocac_history.seq = w.seq AND ocac_history.previous_seq IS NOT w.previous;
+CREATE TRIGGER ocac_history_no_update BEFORE UPDATE ON ocac_history
+    BEGIN SELECT RAISE(ABORT, 'ocac_history is append-only'); END;
+UPDATE ocac_conversations SET history_seq = h.newest
+FROM (SELECT conversation_id, max(seq) AS newest FROM ocac_history WHERE conversation_id IS NOT NULL
+      GROUP BY conversation_id) AS h
+WHERE ocac_conversations.id = h.conversation_id;
+DELETE FROM ocac_history_heads;
+INSERT INTO ocac_history_heads
+SELECT conversation_id, max(seq) FROM ocac_history
+WHERE conversation_id IS NOT NULL AND conversation_id NOT IN (SELECT id FROM ocac_conversations)
+GROUP BY conversation_id;
+
+-- name: drop-history-conversation-index
+DROP INDEX ocac_history_conversation;
+
 -- name: create-migrations
 CREATE TABLE IF NOT EXISTS ocac_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
 
@@ -131,9 +181,22 @@ SET channel = ?, state = ?, modified_us = ?, workstream = ?, record_id = ?, crea
 WHERE id = ?;
 
 -- name: insert-history
+-- The last two parameters are the conversation id again: the record before this one is its head.
 INSERT INTO ocac_history (run_id, action, at_us, by, conversation_id, channel, from_state, to_state, reason, rule,
-                          threshold_minutes, idle_minutes, detail)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+                          threshold_minutes, idle_minutes, detail, previous_seq)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(
+    (SELECT history_seq FROM ocac_conversations WHERE id = ?),
+    (SELECT seq FROM ocac_history_heads WHERE conversation_id = ?)));
+
+-- name: history-chain
+-- The seqs of one conversation's records, newest first, by its chain.
+WITH RECURSIVE chain(seq) AS (
+    SELECT coalesce((SELECT history_seq FROM ocac_conversations WHERE id = ?),
+                    (SELECT seq FROM ocac_history_heads WHERE conversation_id = ?))
+    UNION ALL
+    SELECT h.previous_seq FROM ocac_history h JOIN chain ON h.seq = chain.seq WHERE h.previous_seq IS NOT NULL
+)
+SELECT seq FROM chain WHERE seq IS NOT NULL
 
 -- name: insert-sweep
 INSERT INTO ocac_sweeps (run_id, at_us, by, moved, detail) VALUES (?, ?, ?, ?, ?);
@@ -173,7 +236,13 @@ SELECT (SELECT count(*) FROM (SELECT 1 FROM ocac_conversations LIMIT 1))
 
 -- name: wipe
 DROP TRIGGER ocac_history_no_delete;
+DROP TRIGGER ocac_conversation_leaves_head;
 DELETE FROM ocac_conversations;
+DELETE FROM ocac_history_heads;
+CREATE TRIGGER ocac_conversation_leaves_head BEFORE DELETE ON ocac_conversations WHEN OLD.history_seq IS NOT NULL
+BEGIN
+    INSERT OR REPLACE INTO ocac_history_heads VALUES (OLD.id, OLD.history_seq);
+END;
 DELETE FROM ocac_deleted_records;
 DELETE FROM ocac_history;
 DELETE FROM ocac_sweeps;
@@ -198,7 +267,7 @@ FROM ocac_history ORDER BY seq;
 CREATE TEMP TABLE IF NOT EXISTS ocac_moves (
     id TEXT NOT NULL, channel TEXT, from_state TEXT, to_state TEXT, reason TEXT, rule TEXT,
     threshold INTEGER, modified_us INTEGER, due_us INTEGER, workstream TEXT, record_id TEXT, created_us INTEGER,
-    network TEXT
+    network TEXT, history_seq INTEGER
 );  -- no key: the cells never overlap, and the update looks each move up by the store's own key
 
 -- name: clear-moves
@@ -208,14 +277,21 @@ DELETE FROM temp.ocac_moves;
 -- OR FAIL (here and in apply-moves): a statement that fails half-way keeps the rows it changed,
 -- so SQLite keeps no statement journal of the pages it changes; the sweep's transaction rolls back
 -- whole on any error anyway. The journal was a temp file: ~8,000 writes in a steady sweep at 1M.
-INSERT OR FAIL INTO ocac_history (run_id, action, at_us, by, conversation_id, channel, from_state, to_state, reason, rule,
-                          threshold_minutes, idle_minutes)
-SELECT ?, 'sweep', ?, ?, id, channel, from_state, to_state, reason, rule, threshold, (? - modified_us) / 60000000
+-- The records get seqs after the newest (the first parameter), soonest due first, each chained to
+-- its conversation's head; apply-moves makes each the new head (the history_head trigger skips them).
+INSERT OR FAIL INTO ocac_history (seq, run_id, action, at_us, by, conversation_id, channel, from_state, to_state,
+                                  reason, rule, threshold_minutes, idle_minutes, previous_seq)
+SELECT ? + row_number() OVER (ORDER BY due_us, id), ?, 'sweep', ?, ?, id, channel, from_state, to_state, reason, rule,
+       threshold, (? - modified_us) / 60000000, history_seq
 FROM temp.ocac_moves ORDER BY due_us, id;
 
 -- name: apply-moves
-UPDATE OR FAIL ocac_conversations SET state = m.to_state, modified_us = ?
-FROM temp.ocac_moves AS m WHERE ocac_conversations.id = m.id;
+UPDATE OR FAIL ocac_conversations SET state = m.to_state, modified_us = ?, history_seq = ? + m.n
+FROM (SELECT id, to_state, row_number() OVER (ORDER BY due_us, id) AS n FROM temp.ocac_moves) AS m
+WHERE ocac_conversations.id = m.id;
+
+-- name: newest-seq
+SELECT coalesce(max(seq), 0) FROM ocac_history;
 
 -- name: moves
 SELECT id, channel, from_state, modified_us, workstream, record_id, created_us, network, to_state, reason, rule,
