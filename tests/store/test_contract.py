@@ -387,14 +387,17 @@ def test_a_conversations_history_survives_its_removal_return_sweeps_and_a_copy(
         store.import_conversations([Incoming(conversation("y"))], (), audit(run="replace"), replace=True,
                                    dry_run=False, source="test")  # fmt: skip  # x is no longer stored
         store.record([audit(later, "note").record(Action.CONFIG, id="x", detail={"why": "gone"})])
+        store.record([audit(later, "told").record(Action.SWEEP, id="x")])  # a sweep's record, written by hand
     with closing(reopen(store_url)) as store:
         assert store.get("x") is None
-        assert kinds(store, "x") == [("add", "add"), ("touch", "touch"), ("sweep", "sweep"), ("config", "note")]
+        assert kinds(store, "x") == [
+            ("add", "add"), ("touch", "touch"), ("sweep", "sweep"), ("config", "note"), ("sweep", "told"),
+        ]  # fmt: skip
         store.add(conversation("x", minutes=40), audit(later, "back"))
         store.change("y", lambda c: touched(c, NOW + MINUTE), Action.TOUCH, audit(later, "other"))
         store.sweep(POLICY, audit(later, "again"))
-    expected = [("add", "add"), ("touch", "touch"), ("sweep", "sweep"), ("config", "note"), ("add", "back"),
-                ("sweep", "again")]  # fmt: skip
+    expected = [("add", "add"), ("touch", "touch"), ("sweep", "sweep"), ("config", "note"), ("sweep", "told"),
+                ("add", "back"), ("sweep", "again")]  # fmt: skip
     copy = str(Path(str(tmp_path)) / "copy.sqlite")
     with closing(reopen(store_url)) as store:
         assert kinds(store, "x") == expected

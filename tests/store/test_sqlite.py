@@ -299,12 +299,14 @@ def test_a_conversations_history_is_read_by_its_chain_not_a_scan(cli: Any, tmp_p
     add(cli, path, "a")
     store = SqliteStore(path, 1)
     with closing(store):
-        captured: list[str] = []
         connection = store._reader()
         assert connection is not None
-        connection.set_trace_callback(captured.append)
-        assert [r.id for r in store.history(HistoryQuery(id="a"))] == ["a"]
-        query = next(sql for sql in captured if "FROM ocac_history" in sql and "WITH RECURSIVE" in sql)
-        plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {query}")]
-    assert not any(step.startswith("SCAN ocac_history") or step.startswith("SCAN h") for step in plan), plan
-    assert "SEARCH ocac_history USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+        for query in (HistoryQuery(id="a"), HistoryQuery(id="a", limit=5, newest_first=True)):
+            captured: list[str] = []
+            connection.set_trace_callback(captured.append)
+            assert [r.id for r in store.history(query)] == ["a"]
+            connection.set_trace_callback(None)
+            sql = next(text for text in captured if "FROM ocac_history" in text and "WITH RECURSIVE" in text)
+            plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}")]
+            assert not any(step.startswith(("SCAN ocac_history", "SCAN h")) for step in plan), (query, plan)
+            assert "SEARCH ocac_history USING INTEGER PRIMARY KEY (rowid=?)" in plan, (query, plan)

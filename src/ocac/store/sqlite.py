@@ -483,8 +483,8 @@ class SqliteStore:
                 query, values = _moves_query(cell)
                 db.execute(query, values)
             newest = db.execute(Q["newest-seq"]).fetchone()[0]
+            db.execute(Q["apply-moves"], (micros, newest))  # the new heads first: see history-of-moves
             db.execute(Q["history-of-moves"], (newest, audit.run_id, micros, audit.by, micros))
-            db.execute(Q["apply-moves"], (micros, newest))
             moved = [_moved(row, now) for row in db.execute(Q["moves"])] if details else []
             counts = {(c, to, reason): n for c, to, reason, n in db.execute(Q["move-counts"])}
             total = sum(counts.values())
@@ -544,9 +544,7 @@ class SqliteStore:
             for statement in _statements(Q["create-secondary-indexes"]):
                 db.execute(statement)
             db.executemany(Q["insert-deleted-record"], ((r,) for r in dump.deleted_records))
-            db.executemany(Q["insert-history"], (_history_params(r) for r in dump.history))
-            for statement in _statements(Q["build-chains"]):  # a sweep's records are chained by the sweep
-                db.execute(statement)
+            db.executemany(Q["insert-history"], (_history_params(r) for r in dump.history))  # chained as they go
             if dump.last_sweep is not None:
                 last = dump.last_sweep
                 db.execute(Q["insert-sweep"], (last.run_id, to_micros(last.at), None, last.moved,
