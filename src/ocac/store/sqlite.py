@@ -498,7 +498,11 @@ class SqliteStore:
         if not records:
             return
         with self._writing() as db:
-            db.executemany(Q["insert-history"], (_history_params(r) for r in records))
+            for record in records:
+                seq = db.execute(Q["insert-history"], _history_params(record)).lastrowid
+                if record.kind is Action.SWEEP and record.id is not None:  # the head trigger leaves these to the sweep
+                    db.execute(Q["move-head"], (seq, record.id))
+                    db.execute(Q["move-absent-head"], (record.id, seq, record.id))
 
     # Copying ---------------------------------------------------------------------------------
 
@@ -544,7 +548,9 @@ class SqliteStore:
             for statement in _statements(Q["create-secondary-indexes"]):
                 db.execute(statement)
             db.executemany(Q["insert-deleted-record"], ((r,) for r in dump.deleted_records))
-            db.executemany(Q["insert-history"], (_history_params(r) for r in dump.history))  # chained as they go
+            db.executemany(Q["insert-history"], (_history_params(r) for r in dump.history))
+            for statement in _statements(Q["build-chains"]):  # the head trigger skips sweep records: chain all here
+                db.execute(statement)
             if dump.last_sweep is not None:
                 last = dump.last_sweep
                 db.execute(Q["insert-sweep"], (last.run_id, to_micros(last.at), None, last.moved,
