@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -128,10 +129,14 @@ class PostgresStore:
                 self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="ocac"
             )
             connection.execute("SET TIME ZONE 'UTC'")
-            connection.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(self._lock_wait_ms)))
+            connection.execute(self._lock_wait("SET"))
         except psycopg.Error as error:
             raise self._error(error) from None
         return connection
+
+    def _lock_wait(self, command: str) -> sql.Composed:
+        """``SET`` (the session) or ``SET LOCAL`` (the transaction) the lock wait of --lock-timeout."""
+        return sql.SQL(command + " lock_timeout = {}").format(sql.Literal(self._lock_wait_ms))
 
     def _error(self, error: BaseException) -> Exception:
         """A driver error as one of ocac's: one line naming the server and database."""
@@ -178,7 +183,7 @@ class PostgresStore:
         with self._guard(), connection.transaction():
             # Again for this transaction: behind a transaction-pooling PgBouncer the session's SET
             # may have been made on another server connection.
-            connection.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(self._lock_wait_ms)))
+            connection.execute(self._lock_wait("SET LOCAL"))
             self._migrate(connection)
             yield connection
 
@@ -438,13 +443,12 @@ class PostgresStore:
         """
         cells = cutoffs(policy, audit.at)
         rows: list[tuple[Any, ...]] = []
-        counts: dict[tuple[str, str, str], int] = {}
+        counts: Counter[tuple[str, str, str]] = Counter()
         start: _Resume | None = _Resume(0, None) if cells else None
         while start is not None:
             with self._writing() as db:
                 batch = _move_batch(db, cells, start, audit, details)
-            for key, n in batch.counts.items():
-                counts[key] = counts.get(key, 0) + n
+            counts.update(batch.counts)
             rows.extend(batch.rows)
             start = batch.resume
         total = sum(counts.values())
@@ -555,10 +559,7 @@ def _batch_of(rows: list[tuple[Any, ...]], details: bool) -> _Batch:
     selected, cell, stamp, last_id = rows[0][:4]
     moved = [row[4:] for row in rows if row[4] is not None]
     if details:
-        counts: dict[tuple[str, str, str], int] = {}
-        for row in moved:
-            key = (row[1], row[8], row[9])
-            counts[key] = counts.get(key, 0) + 1
+        counts = dict(Counter((row[1], row[8], row[9]) for row in moved))
     else:
         counts = {(row[0], row[1], row[2]): row[3] for row in moved}
     # Rows selected but not moved (changed since) are behind the cursor too: a concurrent change wins.

@@ -187,8 +187,7 @@ class SqliteStore:
         connection.execute(Q["create-migrations"])
         for version in range(current + 1, SCHEMA_VERSION + 1):  # executescript would commit: one by one
             for name in MIGRATIONS[version]:
-                for statement in _statements(Q[name]):
-                    connection.execute(statement)
+                _run(connection, name)
             connection.execute(Q["record-migration"], (version, format_instant(datetime.now(UTC))))
         self._version = SCHEMA_VERSION
 
@@ -387,9 +386,10 @@ class SqliteStore:
             if db.execute(Q["get"], (conversation.id,)).fetchone() is not None:
                 raise Refused(f"a conversation '{conversation.id}' already exists: pick another --id")
             db.execute(Q["insert-conversation"], _row(conversation, None))
+            _run(db, "adopt-heads")  # an id that was removed comes back with its history
             record = audit.record(Action.ADD, id=conversation.id, channel=conversation.channel,
                                   to_state=conversation.state)  # fmt: skip
-            db.execute(Q["insert-history"], _history_params(record))
+            _insert_history(db, record)
 
     def change(
         self, conversation_id: str, change: Change, action: Action, audit: Audit, detail: dict[str, Any] | None = None
@@ -404,7 +404,7 @@ class SqliteStore:
                 db.execute(Q["update-conversation"], (*_row(new, None)[1:8], new.id))
                 record = audit.record(action, id=new.id, channel=new.channel, from_state=old.state,
                                       to_state=new.state, detail=detail)  # fmt: skip
-                db.execute(Q["insert-history"], _history_params(record))
+                _insert_history(db, record)
             return old, new
 
     def import_conversations(
@@ -449,13 +449,15 @@ class SqliteStore:
             counts.records_deleted = len(new_records)
             if dry_run or not (changed or counts.removed or new_records):
                 return counts
-            db.executemany(Q["upsert-conversation"], changed)
             if counts.removed:
+                db.execute(Q["keep-heads"])
                 db.execute(Q["delete-not-imported"])
+            db.executemany(Q["upsert-conversation"], changed)
+            _run(db, "adopt-heads")
             db.executemany(Q["insert-deleted-record"], ((r,) for r in new_records))
             detail = {"source": source, "replace": replace} | counts.to_json()
             detail.pop("written")
-            db.execute(Q["insert-history"], _history_params(audit.record(Action.IMPORT, detail=detail)))
+            _insert_history(db, audit.record(Action.IMPORT, detail=detail))
             counts.written = True
             return counts
 
@@ -469,7 +471,7 @@ class SqliteStore:
                 db.execute(Q["insert-deleted-record" if deleted else "delete-deleted-record"], (record_id,))
                 action = Action.RECORD_DELETED if deleted else Action.RECORD_UNDELETED
                 record = audit.record(action, detail={"record_id": record_id, "linked": linked})
-                db.execute(Q["insert-history"], _history_params(record))
+                _insert_history(db, record)
             return RecordChange(True, linked)
 
     def sweep(self, policy: Policy, audit: Audit, *, details: bool = True) -> SweepOutcome:
@@ -499,10 +501,7 @@ class SqliteStore:
             return
         with self._writing() as db:
             for record in records:
-                seq = db.execute(Q["insert-history"], _history_params(record)).lastrowid
-                if record.kind is Action.SWEEP and record.id is not None:  # the head trigger leaves these to the sweep
-                    db.execute(Q["move-head"], (seq, record.id))
-                    db.execute(Q["move-absent-head"], (record.id, seq, record.id))
+                _insert_history(db, record)
 
     # Copying ---------------------------------------------------------------------------------
 
@@ -530,10 +529,8 @@ class SqliteStore:
             if db.execute(Q["is-empty"]).fetchone()[0]:
                 if not replace:
                     raise Refused(f"store {self.location} is not empty: add --replace to overwrite it")
-                for statement in _statements(Q["wipe"]):
-                    db.execute(statement)
-            for statement in _statements(Q["drop-secondary-indexes"]):  # built once after the load: faster
-                db.execute(statement)
+                _run(db, "wipe")
+            _run(db, "drop-secondary-indexes")  # built once after the load: faster
             count = 0
             batch: list[tuple[Any, ...]] = []
             for item in dump.conversations:
@@ -545,12 +542,10 @@ class SqliteStore:
                     progress(count)
             db.executemany(Q["insert-conversation"], batch)
             count += len(batch)
-            for statement in _statements(Q["create-secondary-indexes"]):
-                db.execute(statement)
+            _run(db, "create-secondary-indexes")
             db.executemany(Q["insert-deleted-record"], ((r,) for r in dump.deleted_records))
             db.executemany(Q["insert-history"], (_history_params(r) for r in dump.history))
-            for statement in _statements(Q["build-chains"]):  # the head trigger skips sweep records: chain all here
-                db.execute(statement)
+            _run(db, "build-chains")  # every chain and head at once
             if dump.last_sweep is not None:
                 last = dump.last_sweep
                 db.execute(Q["insert-sweep"], (last.run_id, to_micros(last.at), None, last.moved,
@@ -600,6 +595,19 @@ def _moves_query(cell: Cutoff) -> tuple[str, list[Any]]:
         f"c.workstream, c.record_id, c.created_us, c.network, c.history_seq FROM {_source(cell)} WHERE {where}"
     )
     return query, p.values
+
+
+def _insert_history(db: sqlite3.Connection, record: AuditRecord) -> None:
+    """Write one history record, chained to its conversation's history, and make it the newest."""
+    seq = db.execute(Q["insert-history"], _history_params(record)).lastrowid
+    if record.id is not None:
+        _run(db, "move-head", (seq, record.id))
+
+
+def _run(db: sqlite3.Connection, name: str, params: Sequence[Any] = ()) -> None:
+    """Run each statement of a named query, with the same parameters."""
+    for statement in _statements(Q[name]):
+        db.execute(statement, params)
 
 
 def _history_params(record: AuditRecord) -> tuple[Any, ...]:

@@ -72,29 +72,11 @@ CREATE INDEX ocac_conversations_open_case ON ocac_conversations (record_id)
 -- seq of the one before (previous_seq), so the history needs no index by conversation, whose
 -- random inserts were a quarter of a steady sweep's page writes. The head of a conversation that
 -- is not in the store (removed by an import) is kept in ocac_history_heads until it comes back.
--- A trigger moves the head on each record but a sweep's: the sweep sets its heads in the update it
--- makes anyway (a probe per record cost 1.5 s of a 250k-move sweep); see also move-head.
+-- sqlite.py keeps the heads: insert-history with move-head for one record, the sweep in the update
+-- it makes anyway, keep-heads and adopt-heads when an import removes or brings conversations.
 ALTER TABLE ocac_conversations ADD COLUMN history_seq INTEGER;
 ALTER TABLE ocac_history ADD COLUMN previous_seq INTEGER;
 CREATE TABLE ocac_history_heads (conversation_id TEXT PRIMARY KEY NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TRIGGER ocac_history_head AFTER INSERT ON ocac_history
-    WHEN NEW.conversation_id IS NOT NULL AND NEW.action <> 'sweep'
-BEGIN
-    UPDATE ocac_conversations SET history_seq = NEW.seq WHERE id = NEW.conversation_id;
-    INSERT OR REPLACE INTO ocac_history_heads SELECT NEW.conversation_id, NEW.seq
-        WHERE NOT EXISTS (SELECT 1 FROM ocac_conversations WHERE id = NEW.conversation_id);
-END;
-CREATE TRIGGER ocac_conversation_takes_head AFTER INSERT ON ocac_conversations
-    WHEN EXISTS (SELECT 1 FROM ocac_history_heads WHERE conversation_id = NEW.id)
-BEGIN
-    UPDATE ocac_conversations SET history_seq = (SELECT seq FROM ocac_history_heads WHERE conversation_id = NEW.id)
-        WHERE id = NEW.id;
-    DELETE FROM ocac_history_heads WHERE conversation_id = NEW.id;
-END;
-CREATE TRIGGER ocac_conversation_leaves_head BEFORE DELETE ON ocac_conversations WHEN OLD.history_seq IS NOT NULL
-BEGIN
-    INSERT OR REPLACE INTO ocac_history_heads VALUES (OLD.id, OLD.history_seq);
-END;
 
 -- name: build-chains
 -- Every conversation's chain from the history as it is (a new schema, or a store copied in).
@@ -190,11 +172,20 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, coalesce(
     (SELECT seq FROM ocac_history_heads WHERE conversation_id = ?)));
 
 -- name: move-head
--- A sweep's record written by other means than the sweep (the head trigger skips that action).
-UPDATE ocac_conversations SET history_seq = ? WHERE id = ?;
+-- A record just written (the first parameter) is its conversation's newest, stored or not.
+UPDATE ocac_conversations SET history_seq = ?1 WHERE id = ?2;
+INSERT OR REPLACE INTO ocac_history_heads SELECT ?2, ?1 WHERE NOT EXISTS (SELECT 1 FROM ocac_conversations WHERE id = ?2);
 
--- name: move-absent-head
-INSERT OR REPLACE INTO ocac_history_heads SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM ocac_conversations WHERE id = ?);
+-- name: keep-heads
+-- The heads of the conversations an import is about to remove.
+INSERT OR REPLACE INTO ocac_history_heads
+SELECT id, history_seq FROM ocac_conversations
+WHERE history_seq IS NOT NULL AND id NOT IN (SELECT id FROM temp.ocac_import_ids);
+
+-- name: adopt-heads
+-- Conversations that came back take their heads.
+UPDATE ocac_conversations SET history_seq = h.seq FROM ocac_history_heads h WHERE ocac_conversations.id = h.conversation_id;
+DELETE FROM ocac_history_heads WHERE conversation_id IN (SELECT id FROM ocac_conversations);
 
 -- name: history-chain
 -- The seqs of one conversation's records, newest first, by its chain.
@@ -244,13 +235,8 @@ SELECT (SELECT count(*) FROM (SELECT 1 FROM ocac_conversations LIMIT 1))
 
 -- name: wipe
 DROP TRIGGER ocac_history_no_delete;
-DROP TRIGGER ocac_conversation_leaves_head;
 DELETE FROM ocac_conversations;
 DELETE FROM ocac_history_heads;
-CREATE TRIGGER ocac_conversation_leaves_head BEFORE DELETE ON ocac_conversations WHEN OLD.history_seq IS NOT NULL
-BEGIN
-    INSERT OR REPLACE INTO ocac_history_heads VALUES (OLD.id, OLD.history_seq);
-END;
 DELETE FROM ocac_deleted_records;
 DELETE FROM ocac_history;
 DELETE FROM ocac_sweeps;
@@ -286,7 +272,7 @@ DELETE FROM temp.ocac_moves;
 -- so SQLite keeps no statement journal of the pages it changes; the sweep's transaction rolls back
 -- whole on any error anyway. The journal was a temp file: ~8,000 writes in a steady sweep at 1M.
 -- The records get seqs after the newest (the first parameter), soonest due first, each chained to
--- its conversation's head as the moves found it; apply-moves makes each the new head.
+-- its conversation's head as the moves found it; apply-moves has made each the new head.
 INSERT OR FAIL INTO ocac_history (seq, run_id, action, at_us, by, conversation_id, channel, from_state, to_state,
                                   reason, rule, threshold_minutes, idle_minutes, previous_seq)
 SELECT ? + row_number() OVER (ORDER BY due_us, id), ?, 'sweep', ?, ?, id, channel, from_state, to_state, reason, rule,
