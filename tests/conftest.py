@@ -123,15 +123,16 @@ def ocac_process() -> Callable[..., subprocess.CompletedProcess[bytes]]:
     return run_ocac
 
 
-BACKENDS = ("json", "toml", "sqlite", "postgresql")
-"""Every store backend: the contract suite runs each of its tests against each."""
+BACKENDS = ("json", "toml", "sqlite", "postgresql", "postgresql-psycopg")
+"""Every store backend: the contract suite runs each of its tests against each. PostgreSQL runs
+twice: through libpq (the default) and through psycopg alone (OCAC_POSTGRESQL_DRIVER=psycopg)."""
 
 _SUFFIX = {"json": ".json", "toml": ".toml", "sqlite": ".sqlite"}
 
 
 def store_location(backend: str, tmp_path: Path, request: pytest.FixtureRequest, name: str = "store") -> str:
     """A new, empty store of `backend` for one test: a path, or a fresh schema on the session's server."""
-    if backend == "postgresql":
+    if backend.startswith("postgresql"):
         server: PostgreSQLServer = request.getfixturevalue("postgresql_server")
         return create_schema(server.url(), f"t_{uuid.uuid4().hex[:16]}")
     return str(tmp_path / f"{name}{_SUFFIX[backend]}")
@@ -148,4 +149,6 @@ def store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest, monk
     """An empty store of each backend in turn; OCAC_STORE points at it."""
     location = store_location(backend, tmp_path, request)
     monkeypatch.setenv("OCAC_STORE", location)
+    if backend == "postgresql-psycopg":
+        monkeypatch.setenv("OCAC_POSTGRESQL_DRIVER", "psycopg")
     return location

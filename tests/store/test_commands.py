@@ -63,12 +63,16 @@ def _normal(text: str, store: str) -> str:
     return RUN_ID.sub("RUN", text.replace(store, "STORE"))
 
 
-def test_every_command_says_the_same_on_every_backend(cli: Any, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_every_command_says_the_same_on_every_backend(
+    cli: Any, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     baseline = run(cli, store_location("json", tmp_path / "json", request), tmp_path)
     refused = {12, 13}  # a case conversation cannot wait; a change may not turn its clock back
     assert [code for code, _, _ in baseline] == [2 if i in refused else 0 for i in range(len(SCENARIO))]
-    for other in ("toml", "sqlite", "postgresql"):
+    for other in ("toml", "sqlite", "postgresql", "postgresql-psycopg"):
         (tmp_path / other).mkdir()
+        if other == "postgresql-psycopg":
+            monkeypatch.setenv("OCAC_POSTGRESQL_DRIVER", "psycopg")
         _compare(other, baseline, run(cli, store_location(other, tmp_path / other, request), tmp_path))
 
 

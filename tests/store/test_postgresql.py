@@ -34,6 +34,22 @@ def url(postgresql_server: PostgreSQLServer) -> str:
     return create_schema(postgresql_server.url(), f"t_{uuid.uuid4().hex[:16]}")
 
 
+@pytest.fixture(params=["libpq", "psycopg"])
+def driver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each of the store's connectors in turn (OCAC_POSTGRESQL_DRIVER)."""
+    monkeypatch.setenv("OCAC_POSTGRESQL_DRIVER", request.param)
+    return str(request.param)
+
+
+def test_the_driver_is_libpq_unless_psycopg_is_asked_for(url: str, driver: str) -> None:
+    with closing(open_store(url, 1)) as store:
+        assert isinstance(store, pg.PostgresStore)
+        kind = type(store._connect())
+        assert (kind.__module__.split(".")[0], kind.__name__) == (
+            ("ocac", "Connection") if driver == "libpq" else ("psycopg", "Connection")
+        )
+
+
 def load(url: str, count: int, *, minutes: int = 30) -> None:
     items = [Incoming(Conversation(f"c{i:05d}", Channel.CHAT, State.OPEN, NOW - timedelta(minutes=minutes + i % 7)))
              for i in range(count)]  # fmt: skip
@@ -46,6 +62,7 @@ def test_a_postgresql_url_chooses_the_postgresql_store(url: str) -> None:
     assert open_store(url.replace("postgresql://", "postgres://", 1), 1).backend == "postgresql"
 
 
+@pytest.mark.usefixtures("driver")
 def test_an_unreachable_server_is_exit_6_with_one_line_naming_host_and_database(cli: Any, tmp_path: Path) -> None:
     url = f"postgresql://ocac:hunter2@/inventory?host={tmp_path}&port=1"  # no server listens there
     for command in (("status",), ("sweep", "run", "--now", T), ("conversations", "add", "--channel", "chat")):
@@ -56,12 +73,14 @@ def test_an_unreachable_server_is_exit_6_with_one_line_naming_host_and_database(
         assert "hunter2" not in result.stderr + result.stdout
 
 
+@pytest.mark.usefixtures("driver")
 def test_a_missing_database_is_exit_6(cli: Any, postgresql_server: PostgreSQLServer) -> None:
     result = cli("--store", postgresql_server.url("no_such_database"), "status")
     assert result.exit_code == 6
     assert "database no_such_database" in result.stderr
 
 
+@pytest.mark.usefixtures("driver")
 def test_the_password_is_masked_wherever_the_url_is_shown(cli: Any, url: str) -> None:
     with_password = url.replace("postgresql://postgres@", "postgresql://postgres:s3cret@", 1)  # trust: not checked
     info = cli("--store", with_password, "store", "info", "--json")
@@ -334,6 +353,7 @@ def own_server() -> Iterator[ThrowawayServer]:
     server.cleanup()
 
 
+@pytest.mark.usefixtures("driver")
 def test_a_server_gone_mid_command_is_exit_6_and_the_next_run_works(cli: Any, own_server: ThrowawayServer) -> None:
     url = create_schema(own_server.url(), "gone")
     load(url, 5)
@@ -347,6 +367,7 @@ def test_a_server_gone_mid_command_is_exit_6_and_the_next_run_works(cli: Any, ow
 
 
 @pytest.mark.parametrize("timeout", ["0.2", "0"])
+@pytest.mark.usefixtures("driver")
 def test_a_writer_waits_lock_timeout_for_a_locked_row_then_exits_3(cli: Any, url: str, timeout: str) -> None:
     load(url, 1)
     with psycopg.connect(url, autocommit=True) as other, other.transaction():
@@ -358,6 +379,7 @@ def test_a_writer_waits_lock_timeout_for_a_locked_row_then_exits_3(cli: Any, url
     assert touched.exit_code == 0, touched.stderr
 
 
+@pytest.mark.usefixtures("driver")
 def test_each_write_transaction_bounds_its_lock_wait_itself(url: str) -> None:
     """Behind a transaction-pooling PgBouncer a session's SET can land on another server connection."""
     load(url, 1)

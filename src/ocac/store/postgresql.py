@@ -1,7 +1,10 @@
 """The PostgreSQL store: one store shared by several hosts, each running the sweep from cron.
 
-psycopg 3, imported only here (it costs ~0.45 s to import). Every change is one transaction
-with its history rows. The sweep:
+Two connectors speak to the server: `ocac.store.libpq` (libpq through ctypes, ~7 ms to load)
+for everything a statement at a time, and psycopg 3 (100-160 ms to import, so imported only when
+needed) for what moves many rows at once: `store copy` (COPY), `import` and `dump`; for
+everything when libpq cannot be loaded. Every change is one transaction with its history rows.
+The sweep:
 
 - holds `pg_try_advisory_xact_lock` in a transaction of its own for its whole run: a second
   host's sweep sees the lock taken and stands down at once ("skipped", exit 0); the lock is
@@ -21,24 +24,24 @@ skewed clocks agree. Tables are prefixed `ocac_` in the connection's schema.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
+import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import msgspec
-import psycopg
-from psycopg import errors, sql
-from psycopg.conninfo import conninfo_to_dict
-from psycopg.types.json import Json
 
 from ocac.audit import Audit, AuditRecord, HistoryQuery, SweepSummary, chunks
-from ocac.errors import LockTimeout, NotFound, Refused, StoreError, StoreUnavailable
+from ocac.errors import InvalidInput, LockTimeout, NotFound, Refused, StoreError, StoreUnavailable
 from ocac.instants import minutes_between
 from ocac.model import Action, Channel, Conversation, Reason, State
+from ocac.paths import ENV_POSTGRESQL_DRIVER
 from ocac.policy import Cutoff, Policy, Transition, cutoffs
-from ocac.store import mask
+from ocac.store import libpq, mask
 from ocac.store.base import (
     Change,
     Dump,
@@ -66,11 +69,28 @@ from ocac.store.sql import (
 )
 
 if TYPE_CHECKING:
-    from psycopg import Connection
+    import psycopg
 
 # psycopg logs what it ignores while cleaning up after a dropped connection; ocac reports the
 # error itself, in one line, so psycopg's warnings must not reach stderr (Python's last resort).
 logging.getLogger("psycopg").addHandler(logging.NullHandler())
+
+
+class _Rows(Protocol):
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class _Db(Protocol):
+    """What the store asks of a connection: psycopg's, or `libpq.Connection`."""
+
+    @property
+    def closed(self) -> bool: ...
+    def execute(self, query: str, params: Sequence[Any] | None = None, /) -> _Rows: ...
+    def transaction(self) -> contextlib.AbstractContextManager[Any]: ...
+    def close(self) -> None: ...
+
 
 SCHEMA_VERSION = 2
 MIGRATIONS = {1: "migration-1", 2: "migration-2"}
@@ -83,6 +103,13 @@ SWEEP_LOCK = 0x6F636163
 RECORD_LOCK = 0x6F636164
 """The first key of a linked record's lock; the second hashes the schema and the record."""
 CONNECT_TIMEOUT = 10
+LOCK_TIMEOUT_STATES = ("55P03", "57014")
+"""lock_not_available, query_canceled (lock_timeout and statement_timeout)."""
+UNREACHABLE_CLASSES = ("08", "53", "55", "57", "58")
+"""SQLSTATE classes of a server that cannot serve (psycopg's OperationalError): connection
+exception, insufficient resources, object not in prerequisite state, operator intervention,
+system error."""
+UNIQUE_VIOLATION = "23505"
 Q = queries("postgresql.sql")
 DELETED_RECORD = "c.record_id = ANY(ARRAY(SELECT d.record_id FROM ocac_deleted_records d))"
 """PostgreSQL probes the index of linked records with the (few) deleted ones, instead of merging the whole index."""
@@ -100,52 +127,71 @@ class PostgresStore:
         self.lock_timeout = lock_timeout
         # PostgreSQL reads 0 as "wait forever": --lock-timeout 0 means "do not wait", so 1 ms at least.
         self._lock_wait_ms = max(1, round(lock_timeout * 1000))
-        self._connection: Connection[Any] | None = None
+        self._connection: _Db | None = None
+        self._bulk: psycopg.Connection[Any] | None = None
         self._version: int | None = None
         try:
-            params = conninfo_to_dict(url)
-        except psycopg.ProgrammingError as error:
+            params = _settings(url)
+        except Exception as error:
+            if not _is_driver_error(error):
+                raise
             raise StoreError(f"store {self.location} is not a valid PostgreSQL URL: {_first_line(error)}") from None
         self._where = f"host {params.get('host') or 'localhost'}, database {params.get('dbname') or '(default)'}"
 
     def close(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(psycopg.Error):
-                self._connection.close()
-            self._connection = None
+        for connection in (self._connection, self._bulk):
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    connection.close()
+        self._connection = self._bulk = None
 
     # Connecting ------------------------------------------------------------------------------
 
-    def _connect(self) -> Connection[Any]:
+    def _connect(self) -> _Db:
         if self._connection is not None and not self._connection.closed:
             return self._connection
         self._connection = self._open()
         return self._connection
 
-    def _open(self) -> Connection[Any]:
-        """A new connection: autocommit (transactions are explicit), UTC, bounded lock waits."""
-        try:
-            connection = psycopg.connect(
-                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, application_name="ocac"
-            )
-            connection.execute("SET TIME ZONE 'UTC'")
-            connection.execute(self._lock_wait("SET"))
-        except psycopg.Error as error:
-            raise self._error(error) from None
+    def _open(self) -> _Db:
+        """A new connection (libpq's if it loads, else psycopg's): autocommit (transactions are
+        explicit), UTC, bounded lock waits."""
+        with self._guard():
+            lib = _libpq()
+            connection = libpq.Connection(lib, self.url, **self._options()) if lib else self._open_psycopg()
+            connection.execute(f"SET TIME ZONE 'UTC'; {self._lock_wait('SET')}")
         return connection
 
-    def _lock_wait(self, command: str) -> sql.Composed:
+    def _open_psycopg(self) -> psycopg.Connection[Any]:
+        """A new psycopg connection, as `_open` sets it up."""
+        driver = _psycopg(self.location)
+        with self._guard():
+            connection: psycopg.Connection[Any] = driver.connect(self.url, autocommit=True, **self._options())
+            connection.execute(f"SET TIME ZONE 'UTC'; {self._lock_wait('SET')}")
+        return connection
+
+    def _options(self) -> dict[str, Any]:
+        return {"connect_timeout": str(CONNECT_TIMEOUT), "application_name": "ocac"}
+
+    def _bulk_connection(self) -> psycopg.Connection[Any]:
+        """The psycopg connection of what moves many rows at once (COPY, imports)."""
+        if self._bulk is None or self._bulk.closed:
+            self._bulk = self._open_psycopg()
+        return self._bulk
+
+    def _lock_wait(self, command: str) -> str:
         """``SET`` (the session) or ``SET LOCAL`` (the transaction) the lock wait of --lock-timeout."""
-        return sql.SQL(command + " lock_timeout = {}").format(sql.Literal(self._lock_wait_ms))
+        return f"{command} lock_timeout = {self._lock_wait_ms:d}"
 
     def _error(self, error: BaseException) -> Exception:
         """A driver error as one of ocac's: one line naming the server and database."""
-        if isinstance(error, errors.LockNotAvailable | errors.QueryCanceled):
+        state = _sqlstate(error)
+        if state in LOCK_TIMEOUT_STATES:
             return LockTimeout(
                 f"store {self.location} is locked by another writer; gave up after {self.lock_timeout:g}s: "
                 "try again, or raise --lock-timeout"
             )
-        if isinstance(error, psycopg.OperationalError | errors.AdminShutdown | psycopg.InterfaceError):
+        if _is_lost(error) or (state or "").startswith(UNREACHABLE_CLASSES):
             return StoreUnavailable(f"cannot reach PostgreSQL ({self._where}): {_first_line(error)}")
         return StoreError(f"store {self.location}: {_first_line(error)}")
 
@@ -154,16 +200,18 @@ class PostgresStore:
         """Turn driver errors into ocac's; a connection that broke is dropped."""
         try:
             yield
-        except psycopg.Error as error:
+        except Exception as error:
+            if not _is_driver_error(error):
+                raise
             if self._connection is not None and self._connection.closed:
                 self._connection = None
             raise self._error(error) from None
 
-    def _schema_version(self, connection: Connection[Any]) -> int | None:
+    def _schema_version(self, connection: _Db) -> int | None:
         if self._version is None:
             with self._guard():
-                if connection.execute(Q["has-migrations"]).fetchone()[0]:  # type: ignore[index]
-                    self._version = connection.execute(Q["schema-version"]).fetchone()[0]  # type: ignore[index]
+                if connection.execute(Q["has-migrations"]).fetchone()[0]:
+                    self._version = connection.execute(Q["schema-version"]).fetchone()[0]
             if self._version is not None and self._version > SCHEMA_VERSION:
                 raise StoreError(
                     f"store {self.location} has schema version {self._version}, newer than this ocac knows "
@@ -171,15 +219,25 @@ class PostgresStore:
                 )
         return self._version
 
-    def _reader(self) -> Connection[Any] | None:
+    def _reader(self) -> _Db | None:
         """The connection, or None when the schema does not exist yet (an empty store)."""
         connection = self._connect()
         return connection if self._schema_version(connection) is not None else None
 
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[Connection[Any]]:
+    def _writing(self) -> Iterator[_Db]:
         """One transaction, the schema created or migrated first."""
-        connection = self._connect()
+        with self._transaction(self._connect()) as db:
+            yield db
+
+    @contextlib.contextmanager
+    def _writing_in_bulk(self) -> Iterator[psycopg.Connection[Any]]:
+        """`_writing` on psycopg's connection, for COPY and many rows at once."""
+        with self._transaction(self._bulk_connection()) as db:
+            yield db
+
+    @contextlib.contextmanager
+    def _transaction(self, connection: Any) -> Iterator[Any]:
         with self._guard(), connection.transaction():
             # Again for this transaction: behind a transaction-pooling PgBouncer the session's SET
             # may have been made on another server connection.
@@ -187,7 +245,7 @@ class PostgresStore:
             self._migrate(connection)
             yield connection
 
-    def _migrate(self, connection: Connection[Any]) -> None:
+    def _migrate(self, connection: _Db) -> None:
         if self._schema_version(connection) == SCHEMA_VERSION:
             return
         connection.execute(Q["lock-schema"], (SCHEMA_LOCK,))  # hosts creating the schema at once take turns
@@ -336,7 +394,9 @@ class PostgresStore:
             try:
                 with db.transaction():
                     db.execute(Q["insert-conversation"], _row(conversation, None))
-            except errors.UniqueViolation:
+            except Exception as error:
+                if _sqlstate(error) != UNIQUE_VIOLATION:
+                    raise
                 raise Refused(f"a conversation '{conversation.id}' already exists: pick another --id") from None
             record = audit.record(Action.ADD, id=conversation.id, channel=conversation.channel,
                                   to_state=conversation.state)  # fmt: skip
@@ -368,7 +428,7 @@ class PostgresStore:
         dry_run: bool,
         source: str,
     ) -> ImportCounts:
-        with self._writing() as db:
+        with self._writing_in_bulk() as db:
             if replace:
                 db.execute(Q["lock-table"])  # the whole table becomes the file: no writer in between
             counts = ImportCounts()
@@ -412,8 +472,8 @@ class PostgresStore:
     def set_record_deleted(self, record_id: str, deleted: bool, audit: Audit, *, dry_run: bool) -> RecordChange:
         with self._writing() as db:
             db.execute(Q["lock-records"], (RECORD_LOCK, record_id))  # one change of a record at a time
-            linked = db.execute(Q["linked-count"], (record_id,)).fetchone()[0]  # type: ignore[index]
-            present = bool(db.execute(Q["is-record-deleted"], (record_id,)).fetchone()[0])  # type: ignore[index]
+            linked = db.execute(Q["linked-count"], (record_id,)).fetchone()[0]
+            present = bool(db.execute(Q["is-record-deleted"], (record_id,)).fetchone()[0])
             if present == deleted:
                 return RecordChange(False, linked)
             if not dry_run:
@@ -427,21 +487,25 @@ class PostgresStore:
         lock = self._open()  # its own connection: its transaction holds the sweep lock to the end
         try:
             with self._guard(), lock.transaction():
-                if not lock.execute(Q["try-lock-sweep"], (SWEEP_LOCK,)).fetchone()[0]:  # type: ignore[index]
+                if not lock.execute(Q["try-lock-sweep"], (SWEEP_LOCK,)).fetchone()[0]:
                     return SweepOutcome([], 0, False, "another sweep is in progress on this store (another host?)")
-                return self._sweep_locked(policy, audit, details)
+                cells = cutoffs(policy, audit.at)
+                if self._schema_version(lock) == SCHEMA_VERSION and not _any_due(lock, cells):
+                    # The sweep of every five minutes that finds nothing: one connection, not two.
+                    return SweepOutcome([], self._record_sweep(lock, audit, Counter(), details), False, moved=0)
+                return self._sweep_locked(lock, cells, audit, details)
         finally:
-            with contextlib.suppress(psycopg.Error):
+            with contextlib.suppress(Exception):
                 lock.close()
 
-    def _sweep_locked(self, policy: Policy, audit: Audit, details: bool) -> SweepOutcome:
-        """Move the due conversations in batches, each one transaction with its history rows.
+    def _sweep_locked(self, lock: _Db, cells: Sequence[Cutoff], audit: Audit, details: bool) -> SweepOutcome:
+        """Move the due conversations in batches, each one transaction with its history rows; record
+        the sweep in the ``lock``'s transaction.
 
         A batch takes the due rows of the cells in turn, each cell's in the order of its index,
         from where the previous batch stopped: rows it moved have left their cells, so no batch
         reads them again.
         """
-        cells = cutoffs(policy, audit.at)
         rows: list[tuple[Any, ...]] = []
         counts: Counter[tuple[str, str, str]] = Counter()
         start: _Resume | None = _Resume(0, None) if cells else None
@@ -451,20 +515,26 @@ class PostgresStore:
             counts.update(batch.counts)
             rows.extend(batch.rows)
             start = batch.resume
-        total = sum(counts.values())
-        with self._writing() as db:
-            detail = msgspec.json.encode(SweepSummary(audit.run_id, audit.at, total, counts).detail()).decode()
-            db.execute(Q["insert-sweep"], (audit.run_id, audit.at, audit.by, total, detail))
-            considered = db.execute(Q["conversation-count"]).fetchone()[0] if details else None  # type: ignore[index]
+        considered = self._record_sweep(lock, audit, counts, details)
         rows.sort(key=lambda row: (row[12], row[0]))  # soonest due first, as `plan` lists them
         moved = [_transition(row, audit.at) for row in rows]
+        total = sum(counts.values())
         return SweepOutcome(moved, considered, bool(total), moved=total)
+
+    def _record_sweep(self, db: _Db, audit: Audit, counts: Counter[tuple[str, str, str]], details: bool) -> int | None:
+        """Record a sweep and what it moved; with ``details``, how many conversations it considered."""
+        total = sum(counts.values())
+        detail = msgspec.json.encode(SweepSummary(audit.run_id, audit.at, total, counts).detail()).decode()
+        db.execute(Q["insert-sweep"], (audit.run_id, audit.at, audit.by, total, detail))
+        considered: int | None = db.execute(Q["conversation-count"]).fetchone()[0] if details else None
+        return considered
 
     def record(self, records: Sequence[AuditRecord]) -> None:
         if not records:
             return
-        with self._writing() as db, db.cursor() as cursor:
-            cursor.executemany(Q["insert-history"], [history_row(r, _same) for r in records])
+        with self._writing() as db:
+            for r in records:
+                db.execute(Q["insert-history"], history_row(r, _same))
 
     # Copying ---------------------------------------------------------------------------------
 
@@ -476,7 +546,8 @@ class PostgresStore:
 
         def rows(query: str) -> Iterator[tuple[Any, ...]]:
             """A query's rows, fetched in chunks through a server-side cursor of a connection of its own."""
-            with self._guard(), self._open() as reader, reader.transaction(), reader.cursor(name="ocac_dump") as cursor:
+            reader = self._open_psycopg()
+            with self._guard(), reader, reader.transaction(), reader.cursor(name="ocac_dump") as cursor:
                 cursor.itersize = 5000
                 cursor.execute(query)
                 yield from cursor
@@ -487,7 +558,7 @@ class PostgresStore:
         return Dump(conversations, self.deleted_records(), history, self.last_sweep(), total)
 
     def fill(self, dump: Dump, *, replace: bool, progress: Callable[[int], None]) -> int:
-        with self._writing() as db:
+        with self._writing_in_bulk() as db:
             db.execute(Q["lock-table"])
             if db.execute(Q["is-empty"]).fetchone()[0]:  # type: ignore[index]
                 if not replace:
@@ -516,6 +587,62 @@ _HISTORY_COLUMNS = (
     "run_id", "action", "at", "by", "conversation_id", "channel", "from_state", "to_state", "reason", "rule",
     "threshold_minutes", "idle_minutes", "detail",
 )  # fmt: skip
+
+
+def _psycopg(location: str) -> Any:
+    """psycopg, imported now (it costs 100-160 ms), or a StoreError saying how to install it."""
+    try:
+        import psycopg
+    except ImportError:
+        raise StoreError(
+            f"store {location}: this needs psycopg, which is not installed: pip install 'ocac[postgresql]'"
+        ) from None
+    return psycopg
+
+
+def _libpq() -> ctypes.CDLL | None:
+    """libpq, unless it does not load or ``OCAC_POSTGRESQL_DRIVER=psycopg`` asks for psycopg alone."""
+    driver = os.environ.get(ENV_POSTGRESQL_DRIVER, "").strip().lower()
+    if driver == "psycopg":
+        return None
+    if driver not in ("", "libpq"):
+        raise InvalidInput(f"{ENV_POSTGRESQL_DRIVER}={driver!r}: choose libpq (the default) or psycopg")
+    return libpq.library()
+
+
+def _settings(url: str) -> dict[str, str]:
+    """What a libpq URL says (host, dbname…), as libpq reads it."""
+    lib = _libpq()
+    if lib is not None:
+        return libpq.conninfo(lib, url)
+    from psycopg.conninfo import conninfo_to_dict
+
+    return {key: str(value) for key, value in conninfo_to_dict(url).items()}
+
+
+def _is_driver_error(error: BaseException) -> bool:
+    """An error of libpq or psycopg (the server's, or the connection's)."""
+    if isinstance(error, libpq.Error):
+        return True
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(error, psycopg.Error)
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    state = getattr(error, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def _is_lost(error: BaseException) -> bool:
+    """The connection is gone (or never came): the server is down, unreachable or refused us."""
+    if isinstance(error, libpq.Error):
+        return error.lost
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
+        return False
+    return isinstance(error, psycopg.InterfaceError) or (
+        isinstance(error, psycopg.OperationalError) and _sqlstate(error) is None
+    )
 
 
 def _same(value: Any) -> Any:
@@ -557,14 +684,28 @@ class _Batch(NamedTuple):
 def _batch_of(rows: list[tuple[Any, ...]], details: bool) -> _Batch:
     """A batch from what `_batch_query` returned: how far it selected, then its moved rows or their counts."""
     selected, cell, stamp, last_id = rows[0][:4]
-    moved = [row[4:] for row in rows if row[4] is not None]
     if details:
+        moved = [_moved_row(row) for row in _json_rows.decode(rows[0][4] or "[]")]
         counts = dict(Counter((row[1], row[8], row[9]) for row in moved))
     else:
-        counts = {(row[0], row[1], row[2]): row[3] for row in moved}
+        moved = []
+        counts = {(row[4], row[5], row[6]): row[7] for row in rows if row[4] is not None}
     # Rows selected but not moved (changed since) are behind the cursor too: a concurrent change wins.
     resume = _Resume(cell, (stamp, last_id)) if selected >= BATCH else None
-    return _Batch(counts, moved if details else [], resume)
+    return _Batch(counts, moved, resume)
+
+
+_json_rows = msgspec.json.Decoder(list[list[Any]])
+_INSTANT_COLUMNS = (3, 6, 12)
+"""Of a moved row: modified_on before the move, created_on, due."""
+
+
+def _moved_row(row: list[Any]) -> tuple[Any, ...]:
+    """A moved row from its JSON array: instants are ISO 8601 text there."""
+    for column in _INSTANT_COLUMNS:
+        if row[column] is not None:
+            row[column] = datetime.fromisoformat(row[column])
+    return tuple(row)
 
 
 def _batch_query(
@@ -577,10 +718,11 @@ def _batch_query(
     row moves only if its state and ``modified_on`` are still what the selection saw, so a
     concurrent touch wins. A batch writes its history rows soonest due first (a sweep of several
     batches, cell after cell). Each row it returns starts with the number of rows selected and the
-    cell, ``modified_on`` and id of the furthest one (where the next batch starts), then with
-    ``details`` one moved row as it was, with its due instant and cell; without, the count of one
-    (channel, to, reason) (250k rows cost the client ~1 s at 1M). A batch that moved nothing
-    returns one row, its moved part NULL.
+    cell, ``modified_on`` and id of the furthest one (where the next batch starts); then with
+    ``details`` the moved rows as they were, with their due instant and cell, as one JSON array of
+    arrays in one row (one value to decode, not 14 a row: through ctypes a full batch's 140,000
+    values cost ~240 ms); without, the count of one (channel, to, reason) a row (250k rows cost the
+    client ~1 s at 1M). A batch that moved nothing returns one row, its moved part NULL.
     """
     p = Params("%s")  # placeholders are positional: they are made in the order the text uses them
     branches = []
@@ -622,11 +764,26 @@ LEFT JOIN {_MOVED_ROWS if details else _MOVED_COUNTS} AS m ON TRUE"""
     return query, p.values
 
 
-_MOVED_ROWS = "moved"
+_MOVED_ROWS = """(SELECT json_agg(json_build_array(id, channel, from_state, stamp, workstream, record_id, created_on,
+                                           network, to_state, reason, rule, threshold, due, cell))::text
+            FROM moved)"""
 _MOVED_COUNTS = "(SELECT channel, to_state, reason, count(*) FROM moved GROUP BY channel, to_state, reason)"
 
 
-def _move_batch(db: Connection[Any], cells: Sequence[Cutoff], start: _Resume, audit: Audit, details: bool) -> _Batch:
+def _any_due(db: _Db, cells: Sequence[Cutoff]) -> bool:
+    """Whether any conversation is due: the first row of each cell's index range, until one is."""
+    if not cells:
+        return False
+    p = Params("%s")
+    branches = [
+        f"(SELECT 1 FROM ocac_conversations c WHERE {cell_condition(cell, p, _same, 'modified_on', DELETED_RECORD)}"
+        " LIMIT 1)"
+        for cell in cells
+    ]
+    return bool(db.execute(f"SELECT EXISTS ({' UNION ALL '.join(branches)})", p.values).fetchone()[0])
+
+
+def _move_batch(db: _Db, cells: Sequence[Cutoff], start: _Resume, audit: Audit, details: bool) -> _Batch:
     """Make a sweep's next batch in ``db``'s transaction (see `_batch_query`)."""
     db.execute(Q["batch-plan"])
     return _batch_of(db.execute(*_batch_query(cells, start, audit, BATCH, details=details)).fetchall(), details)
@@ -640,7 +797,9 @@ def _transition(row: tuple[Any, ...], now: datetime) -> Transition:
     )  # fmt: skip
 
 
-def _copy_history(db: Connection[Any], records: Iterator[AuditRecord] | Any) -> None:
+def _copy_history(db: psycopg.Connection[Any], records: Iterator[AuditRecord] | Any) -> None:
+    from psycopg import sql
+
     columns = sql.SQL(", ").join(sql.Identifier(name) for name in _HISTORY_COLUMNS)
     with db.cursor() as cursor, cursor.copy(sql.SQL("COPY ocac_history ({}) FROM STDIN").format(columns)) as copy:
         for batch in chunks(records, 5000):
@@ -648,7 +807,9 @@ def _copy_history(db: Connection[Any], records: Iterator[AuditRecord] | Any) -> 
                 copy.write_row(history_row(record, _same))
 
 
-def _copy_conversations(db: Connection[Any], conversations: Any, progress: Callable[[int], None]) -> int:
+def _copy_conversations(db: psycopg.Connection[Any], conversations: Any, progress: Callable[[int], None]) -> int:
+    from psycopg.types.json import Json
+
     count = 0
     types = ["text", "text", "text", "timestamptz", "text", "text", "timestamptz", "text", "json"]
     with db.cursor() as cursor, cursor.copy(Q["copy-conversations"]) as copy:
