@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,31 @@ def test_a_driver_that_does_not_exist_is_exit_2(cli: Any, url: str, monkeypatch:
     result = cli("--store", url, "status")
     assert result.exit_code == 2
     assert result.stderr == "ocac: error: OCAC_POSTGRESQL_DRIVER='odbc': choose libpq (the default) or psycopg\n"
+
+
+def test_text_is_utf8_whatever_the_client_encoding_says(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")  # has no €
+    with connect(url) as connection:
+        assert connection.execute("SELECT %s::text || '€'", ("é",)).fetchone() == ("é€",)
+
+
+def test_a_nul_character_is_refused_not_cut_short(connection: libpq.Connection) -> None:
+    for query, params in (("SELECT %s::text", ("a\x00b",)), ("SELECT 'a\x00b'", None)):
+        with pytest.raises(libpq.Error) as raised:
+            connection.execute(query, params)
+        assert raised.value.sqlstate == "22021" and not raised.value.lost
+
+
+def test_a_value_ocac_cannot_read_is_an_error_and_the_connection_stays(connection: libpq.Connection) -> None:
+    with pytest.raises(libpq.Error, match="cannot read") as raised:
+        connection.execute("SELECT 'infinity'::timestamptz")
+    assert not raised.value.lost
+    assert connection.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("style", ["postgres", "sql_standard", "iso_8601", "postgres_verbose"])
+def test_a_span_means_the_same_under_every_interval_style(connection: libpq.Connection, style: str) -> None:
+    connection.execute(f"SET intervalstyle = '{style}'")
+    for span in (timedelta(days=-1, seconds=5), timedelta(minutes=20, microseconds=7), -timedelta(microseconds=1)):
+        (seconds,) = connection.execute("SELECT extract(epoch FROM %s::interval)", (span,)).fetchone() or ()
+        assert seconds == Decimal(str(span.total_seconds())), (style, span)

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from ocac.audit import Audit, HistoryQuery
-from ocac.errors import LockTimeout, StoreUnavailable
+from ocac.errors import LockTimeout, StoreError, StoreUnavailable
 from ocac.model import Action, Channel, Conversation, State
 from ocac.policy import Policy, Workstream, cutoffs
 from ocac.store import Dump, Incoming, Selection, open_store
@@ -141,6 +141,7 @@ def test_stores_in_two_schemas_of_one_database_sweep_independently(postgresql_se
             assert store.sweep(Policy(), Audit("held", NOW, "x")).skipped is not None
 
 
+@pytest.mark.usefixtures("driver")
 def test_a_mass_sweep_moves_in_batches_with_their_history(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     load(url, 25)
     monkeypatch.setattr(pg, "BATCH", 10)
@@ -160,6 +161,38 @@ def test_a_mass_sweep_moves_in_batches_with_their_history(url: str, monkeypatch:
     with closing(open_store(url, 5)) as store:
         assert len(store.history(HistoryQuery(actions=frozenset({Action.SWEEP})))) == 25
         assert {c.state for c in store.select(Selection())} == {State.CLOSED}
+
+
+def test_while_batches_run_the_sweep_lock_holds_no_table(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A migration or `store copy --replace` must not queue behind a whole mass sweep."""
+    load(url, 5)
+    monkeypatch.setattr(pg, "BATCH", 2)
+    held: list[list[tuple[str, str]]] = []
+    original = pg._move_batch
+
+    def looking(*args: Any) -> Any:
+        with psycopg.connect(url, autocommit=True) as other:
+            held.append(other.execute(
+                "SELECT l.relation::regclass::text, l.mode FROM pg_locks l WHERE l.locktype = 'relation' AND l.pid = "
+                "(SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = hashtext(current_schema())::oid)"
+            ).fetchall())  # fmt: skip
+        return original(*args)
+
+    monkeypatch.setattr(pg, "_move_batch", looking)
+    with closing(open_store(url, 5)) as store:
+        assert store.sweep(Policy(), Audit("mass", NOW, "x")).count == 5
+    assert held == [[], [], []]
+
+
+@pytest.mark.parametrize(("sqlstate", "kind"), [("40P01", StoreUnavailable), ("40001", StoreUnavailable),
+                                                ("28P01", StoreUnavailable), ("55P03", LockTimeout),
+                                                ("23505", StoreError), ("22012", StoreError)])  # fmt: skip
+def test_server_errors_map_to_exit_codes_by_sqlstate_as_psycopg_classes_them(
+    url: str, sqlstate: str, kind: type[Exception]
+) -> None:
+    store = pg.PostgresStore(url, 1)
+    assert type(store._error(pg.libpq.Error("refused", sqlstate))) is kind
+    assert type(store._error(psycopg.errors.lookup(sqlstate)("refused"))) is kind
 
 
 def test_a_touch_committed_while_the_batch_waits_for_its_row_wins_over_the_sweep(url: str) -> None:

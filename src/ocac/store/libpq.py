@@ -29,7 +29,6 @@ import msgspec
 
 _OK, _TUPLES_OK, _COPY_STATES = 1, 2, (3, 4, 8)
 _CONNECTION_OK = 0
-_TRANSACTION_IDLE = 0
 _SQLSTATE, _MESSAGE = ord("C"), ord("M")
 _NOTICES = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
 _IGNORE_NOTICES = _NOTICES(lambda _arg, _message: None)
@@ -88,7 +87,6 @@ def _declare(lib: ctypes.CDLL) -> None:
     signatures: dict[str, tuple[Any, list[Any]]] = {
         "PQconnectdbParams": (p, [ctypes.POINTER(s), ctypes.POINTER(s), i]),
         "PQstatus": (i, [p]),
-        "PQtransactionStatus": (i, [p]),
         "PQerrorMessage": (s, [p]),
         "PQsetNoticeProcessor": (p, [p, _NOTICES, p]),
         "PQfinish": (None, [p]),
@@ -135,8 +133,10 @@ class Connection:
 
     def __init__(self, lib: ctypes.CDLL, url: str, **options: str) -> None:
         self._lib = lib
-        keywords = ["dbname", *options, None]
-        values = [url, *options.values(), None]
+        # Everything here is UTF-8, whatever PGCLIENTENCODING or the database says.
+        settings = {**options, "client_encoding": "UTF8"}
+        keywords = ["dbname", *settings, None]
+        values = [url, *settings.values(), None]
         self._conn: int | None = lib.PQconnectdbParams(_strings(keywords), _strings(values), 1)
         if not self._conn:
             raise Error("out of memory", lost=True)
@@ -166,6 +166,8 @@ class Connection:
         """Run one statement (with ``params``: psycopg's ``%s`` placeholders), or several without."""
         if self._conn is None:
             raise Error("the connection is closed", lost=True)
+        if "\x00" in query:
+            raise Error("a statement cannot contain NUL (0x00) characters", "22021")
         lib = self._lib
         if params is None:
             result = lib.PQexec(self._conn, query.encode())
@@ -249,6 +251,8 @@ def _param(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if "\x00" in value:  # C strings end there: the text would be cut short, silently
+            raise Error("PostgreSQL text cannot contain NUL (0x00) characters", "22021")
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -259,7 +263,8 @@ def _param(value: Any) -> str | None:
             raise Error(f"a naive instant as a parameter: {value}")
         return value.isoformat()
     if isinstance(value, timedelta):
-        return f"{value.days} days {value.seconds} seconds {value.microseconds} microseconds"
+        # Signed fields: read the same way under every IntervalStyle.
+        return f"{value.days:+d} days {value.seconds:+d} seconds {value.microseconds:+d} microseconds"
     raise Error(f"a parameter of type {type(value).__name__} is not spoken here: use psycopg")
 
 
@@ -308,8 +313,11 @@ def _rows(lib: ctypes.CDLL, result: int | None) -> list[tuple[Any, ...]]:
             raw = getvalue(result, row, field)
             if not raw and isnull(result, row, field):
                 values.append(None)
-            else:
+                continue
+            try:
                 values.append(decode(raw.decode()))
+            except (ValueError, msgspec.DecodeError) as error:  # e.g. 'infinity', a year beyond 9999
+                raise Error(f"column {field + 1} holds a value ocac cannot read ({raw[:40]!r}): {error}") from None
         rows.append(tuple(values))
     return rows
 

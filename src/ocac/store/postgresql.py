@@ -105,10 +105,10 @@ RECORD_LOCK = 0x6F636164
 CONNECT_TIMEOUT = 10
 LOCK_TIMEOUT_STATES = ("55P03", "57014")
 """lock_not_available, query_canceled (lock_timeout and statement_timeout)."""
-UNREACHABLE_CLASSES = ("08", "53", "55", "57", "58")
-"""SQLSTATE classes of a server that cannot serve (psycopg's OperationalError): connection
-exception, insufficient resources, object not in prerequisite state, operator intervention,
-system error."""
+UNREACHABLE_CLASSES = ("08", "27", "28", "2F", "38", "39", "3B", "40", "53", "54", "55", "57", "58", "F", "H")
+"""The SQLSTATE classes psycopg raises as OperationalError (the server cannot do it now: connection,
+authorization, transaction rollback such as a deadlock, resources, operator intervention…): exit 6
+with either connector."""
 UNIQUE_VIOLATION = "23505"
 Q = queries("postgresql.sql")
 DELETED_RECORD = "c.record_id = ANY(ARRAY(SELECT d.record_id FROM ocac_deleted_records d))"
@@ -131,7 +131,7 @@ class PostgresStore:
         self._bulk: psycopg.Connection[Any] | None = None
         self._version: int | None = None
         try:
-            params = _settings(url)
+            params = _settings(url, self.location)
         except Exception as error:
             if not _is_driver_error(error):
                 raise
@@ -158,16 +158,25 @@ class PostgresStore:
         explicit), UTC, bounded lock waits."""
         with self._guard():
             lib = _libpq()
-            connection = libpq.Connection(lib, self.url, **self._options()) if lib else self._open_psycopg()
-            connection.execute(f"SET TIME ZONE 'UTC'; {self._lock_wait('SET')}")
+            if lib is None:
+                return self._open_psycopg()
+            connection = libpq.Connection(lib, self.url, **self._options())
+            self._set_up(connection)
         return connection
+
+    def _set_up(self, connection: _Db) -> None:
+        try:
+            connection.execute(f"SET TIME ZONE 'UTC'; SET datestyle = 'ISO, YMD'; {self._lock_wait('SET')}")
+        except BaseException:
+            connection.close()
+            raise
 
     def _open_psycopg(self) -> psycopg.Connection[Any]:
         """A new psycopg connection, as `_open` sets it up."""
         driver = _psycopg(self.location)
         with self._guard():
             connection: psycopg.Connection[Any] = driver.connect(self.url, autocommit=True, **self._options())
-            connection.execute(f"SET TIME ZONE 'UTC'; {self._lock_wait('SET')}")
+            self._set_up(connection)
         return connection
 
     def _options(self) -> dict[str, Any]:
@@ -487,20 +496,26 @@ class PostgresStore:
         lock = self._open()  # its own connection: its transaction holds the sweep lock to the end
         try:
             with self._guard(), lock.transaction():
+                lock.execute(self._lock_wait("SET LOCAL"))
                 if not lock.execute(Q["try-lock-sweep"], (SWEEP_LOCK,)).fetchone()[0]:
                     return SweepOutcome([], 0, False, "another sweep is in progress on this store (another host?)")
                 cells = cutoffs(policy, audit.at)
+                lock.execute("SAVEPOINT nothing_due")
                 if self._schema_version(lock) == SCHEMA_VERSION and not _any_due(lock, cells):
                     # The sweep of every five minutes that finds nothing: one connection, not two.
                     return SweepOutcome([], self._record_sweep(lock, audit, Counter(), details), False, moved=0)
-                return self._sweep_locked(lock, cells, audit, details)
+                # Let go of the tables the check read: while the batches run, the lock's transaction
+                # holds the advisory lock alone, and nothing (a migration, `store copy --replace`)
+                # queues behind it.
+                lock.execute("ROLLBACK TO SAVEPOINT nothing_due")
+                return self._sweep_locked(cells, audit, details)
         finally:
             with contextlib.suppress(Exception):
                 lock.close()
 
-    def _sweep_locked(self, lock: _Db, cells: Sequence[Cutoff], audit: Audit, details: bool) -> SweepOutcome:
-        """Move the due conversations in batches, each one transaction with its history rows; record
-        the sweep in the ``lock``'s transaction.
+    def _sweep_locked(self, cells: Sequence[Cutoff], audit: Audit, details: bool) -> SweepOutcome:
+        """Move the due conversations in batches, each one transaction with its history rows; then
+        record the sweep.
 
         A batch takes the due rows of the cells in turn, each cell's in the order of its index,
         from where the previous batch stopped: rows it moved have left their cells, so no batch
@@ -515,7 +530,8 @@ class PostgresStore:
             counts.update(batch.counts)
             rows.extend(batch.rows)
             start = batch.resume
-        considered = self._record_sweep(lock, audit, counts, details)
+        with self._writing() as db:
+            considered = self._record_sweep(db, audit, counts, details)
         rows.sort(key=lambda row: (row[12], row[0]))  # soonest due first, as `plan` lists them
         moved = [_transition(row, audit.at) for row in rows]
         total = sum(counts.values())
@@ -610,14 +626,13 @@ def _libpq() -> ctypes.CDLL | None:
     return libpq.library()
 
 
-def _settings(url: str) -> dict[str, str]:
+def _settings(url: str, location: str) -> dict[str, str]:
     """What a libpq URL says (host, dbname…), as libpq reads it."""
     lib = _libpq()
     if lib is not None:
         return libpq.conninfo(lib, url)
-    from psycopg.conninfo import conninfo_to_dict
-
-    return {key: str(value) for key, value in conninfo_to_dict(url).items()}
+    driver = _psycopg(location)
+    return {key: str(value) for key, value in driver.conninfo.conninfo_to_dict(url).items()}
 
 
 def _is_driver_error(error: BaseException) -> bool:
