@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from conftest import store_location
 from ocac.audit import Audit
 from ocac.model import NETWORKS, RULE_STATES, Channel, Conversation, State, waiting_problem
-from ocac.policy import DEFAULT_RULES, Policy, Rule, Workstream, order_key, plan
+from ocac.policy import DEFAULT_RULES, Policy, Rule, Workstream, cutoffs, order_key, plan
 from ocac.store import Dump, Incoming, Selection, Store, open_store
+from ocac.store.sql import within_cell
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 WORKSTREAMS = ("Alpha", "Beta", "Gamma")
@@ -164,3 +165,16 @@ def _key(transitions: object) -> list[tuple[object, ...]]:
         (t.id, t.from_state, t.to_state, t.reason, t.rule, t.threshold_minutes, t.idle_minutes, t.modified_on)
         for t in transitions  # type: ignore[attr-defined]
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(items=conversations(), policy=policies(), selection=selections, shift=st.integers(-1440, 1440))
+def test_a_cell_is_tested_with_what_the_selection_leaves_of_it(
+    items: list[Conversation], policy: Policy, selection: Selection, shift: int
+) -> None:
+    """`within_cell` drops what a cell fixes (channel, state) and the cells a selection leaves out."""
+    for cell in cutoffs(policy, NOW + timedelta(minutes=shift)):
+        narrowed = within_cell(cell, selection)
+        for conversation in items:
+            if cell.holds(conversation, set(RECORDS)):
+                assert selection.matches(conversation) == (narrowed is not None and narrowed.matches(conversation))

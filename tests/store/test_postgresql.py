@@ -19,7 +19,7 @@ import pytest
 
 from ocac.audit import Audit, HistoryQuery
 from ocac.errors import LockTimeout, StoreError, StoreUnavailable
-from ocac.model import Action, Channel, Conversation, State
+from ocac.model import NOT_CLOSED, Action, Channel, Conversation, State
 from ocac.policy import Policy, Workstream, cutoffs
 from ocac.store import Dump, Incoming, Selection, open_store
 from ocac.store import postgresql as pg
@@ -262,6 +262,22 @@ def test_every_cell_is_selected_with_an_index_scan(url: str) -> None:
             query = pg._due_query(cell, None, 50, p)
             plan = " | ".join(row[0] for row in db.execute(f"EXPLAIN {query}", p.values))
             assert "Index" in plan and "Seq Scan on ocac_conversations" not in plan, (cell.rule, plan)
+
+
+def test_a_due_listing_leaves_out_of_each_cell_what_the_cell_fixes() -> None:
+    """At 1M a planner given the CLI's `state IN (…)` beside a cell's `state = …` read whole cells
+    through a bitmap and sorted them (~100 ms cold): a cell is given only what it does not fix,
+    and the cells a selection excludes are not read at all."""
+    policy = Policy(workstreams={"W": Workstream("W", Channel.SMS, 60, 3000)})
+    cells = cutoffs(policy, NOW)
+    listing = pg._listing_query(cells, Selection(states=NOT_CLOSED), 50)
+    assert listing is not None and "c.state IN (%s" not in listing[0]
+    assert listing[0].count("UNION ALL") == len(cells) - 1
+    only_sms = pg._listing_query(cells, Selection(channels=frozenset({Channel.SMS}), states=NOT_CLOSED), 50)
+    assert only_sms is not None  # a cell of any channel is the only one still to test it
+    assert only_sms[0].count("c.channel IN (%s") == sum(cell.channel is None for cell in cells)
+    assert only_sms[0].count("UNION ALL") == sum(cell.channel in (Channel.SMS, None) for cell in cells) - 1
+    assert pg._listing_query(cells, Selection(states=frozenset({State.CLOSED})), 50) is None
 
 
 def test_a_sweep_batch_reads_each_cell_by_its_index_in_order(url: str) -> None:

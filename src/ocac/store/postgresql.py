@@ -66,6 +66,7 @@ from ocac.store.sql import (
     queries,
     record_of,
     selection_condition,
+    within_cell,
 )
 
 if TYPE_CHECKING:
@@ -303,11 +304,10 @@ class PostgresStore:
         self, policy: Policy, at: datetime, *, selection: Selection | None = None, limit: int | None = None
     ) -> list[Transition]:
         cells = cutoffs(policy, at)
-        if not cells:
+        listing = _listing_query(cells, selection, limit)
+        if listing is None:
             return []
-        p = Params("%s")
-        branches = [f"({_due_query(cell, selection, limit, p, number)})" for number, cell in enumerate(cells)]
-        rows = self._rows(" UNION ALL ".join(branches), p.values)  # one round trip for every cell
+        rows = self._rows(*listing)
         transitions = [cells[row[-1]].transition(conversation_of(row, _same), at) for row in rows]
         return order_due(transitions, limit)
 
@@ -318,9 +318,14 @@ class PostgresStore:
         p = Params("%s")
         branches = []
         for cell in cells:
+            chosen = within_cell(cell, selection)
+            if chosen is None:
+                continue
             due = cell_condition(cell, p, _same, "modified_on", DELETED_RECORD)
-            where = f"{due} AND {selection_condition(selection, p)}"
+            where = f"{due} AND {selection_condition(chosen, p)}"
             branches.append(f"SELECT c.channel, count(*) FROM ocac_conversations c WHERE {where} GROUP BY c.channel")
+        if not branches:
+            return {}
         counts: dict[Channel, int] = {}
         for channel, n in self._rows(" UNION ALL ".join(branches), p.values):
             counts[Channel(channel)] = counts.get(Channel(channel), 0) + n
@@ -670,13 +675,36 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def _listing_query(
+    cells: Sequence[Cutoff], selection: Selection | None, limit: int | None
+) -> tuple[str, list[Any]] | None:
+    """The due conversations of every cell the selection takes, in one statement (None: no cell)."""
+    p = Params("%s")
+    branches = []
+    for number, cell in enumerate(cells):
+        chosen = within_cell(cell, selection)
+        if chosen is not None:
+            branches.append(f"({_due_query(cell, chosen, limit, p, number)})")
+    if not branches:
+        return None
+    query = " UNION ALL ".join(branches)
+    if limit is not None:
+        # The first `limit` of every cell, then the first `limit` of them all, in `order_due`'s
+        # order (ids by code point: COLLATE "C"): the client reads 50 rows, not 50 a cell.
+        query = f'SELECT * FROM ({query}) AS listed ORDER BY listed.due, listed.id COLLATE "C" LIMIT {p(limit)}'
+    return query, p.values
+
+
 def _due_query(cell: Cutoff, selection: Selection | None, limit: int | None, p: Params, number: int = 0) -> str:
-    """One index range scan: the cell's due conversations, oldest first, each with the cell's ``number``."""
+    """One index range scan: the cell's due conversations, oldest first, each with its due instant
+    and the cell's ``number``."""
     where = cell_condition(cell, p, _same, "modified_on", DELETED_RECORD)
     chosen = selection_condition(selection, p)
     tail = "" if limit is None else f" LIMIT {p(limit)}"
+    due = f"c.modified_on + {int(cell.threshold_minutes)} * interval '1 minute' AS due"
     return (
-        f"{_SELECT}, {number} FROM ocac_conversations c WHERE {where} AND {chosen} ORDER BY c.modified_on, c.id{tail}"
+        f"{_SELECT}, {due}, {number} FROM ocac_conversations c WHERE {where} AND {chosen} "
+        f"ORDER BY c.modified_on, c.id{tail}"
     )
 
 

@@ -107,6 +107,22 @@ def _in_part(column: str, only: frozenset[str] | None, others: frozenset[str], p
     return parts
 
 
+def within_cell(cell: Cutoff, selection: Selection | None) -> Selection | None:
+    """What of a listing's selection is left to test on one cell's rows, or None when it takes none
+    of them. The channel and state a cell fixes are dropped: a planner given both `state IN (…)`
+    and `state = …` for one index scans it unordered and sorts the whole cell."""
+    if selection is None:
+        return Selection()
+    if selection.states and cell.state not in selection.states:
+        return None
+    channels = selection.channels
+    if channels and cell.channel is not None:
+        if cell.channel not in channels:
+            return None
+        channels = frozenset()
+    return Selection(channels, frozenset(), selection.workstreams)
+
+
 def selection_condition(selection: Selection | None, p: Params) -> str:
     """The SQL condition of a listing's selection ("TRUE" when it selects everything)."""
     if selection is None:

@@ -58,6 +58,7 @@ from ocac.store.sql import (
     record_of,
     selection_condition,
     to_micros,
+    within_cell,
 )
 
 SCHEMA_VERSION = 4
@@ -280,7 +281,10 @@ class SqliteStore:
         with self._snapshot():
             version = self._read_version()
             for cell in cutoffs(policy, at):
-                sql, values = _due_query(cell, selection, limit, version)
+                chosen = within_cell(cell, selection)
+                if chosen is None:
+                    continue
+                sql, values = _due_query(cell, chosen, limit, version)
                 transitions.extend(cell.transition(_conversation(row), at) for row in self._rows(sql, values))
         return order_due(transitions, limit)
 
@@ -289,8 +293,11 @@ class SqliteStore:
         with self._snapshot():
             version = self._read_version()
             for cell in cutoffs(policy, at):
+                chosen = within_cell(cell, selection)
+                if chosen is None:
+                    continue
                 p = Params("?")
-                where = f"{cell_condition(cell, p, to_micros, 'modified_us')} AND {selection_condition(selection, p)}"
+                where = f"{cell_condition(cell, p, to_micros, 'modified_us')} AND {selection_condition(chosen, p)}"
                 sql = f"SELECT c.channel, count(*) FROM {_source(cell, version)} WHERE {where} GROUP BY c.channel"
                 for channel, n in self._rows(sql, p.values):
                     counts[Channel(channel)] = counts.get(Channel(channel), 0) + n
