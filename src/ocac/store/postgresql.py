@@ -759,13 +759,18 @@ def _batch_query(
     The due rows come from one ordered index range scan per cell, cell after cell from ``start``
     (a plain Append runs its branches in turn and the LIMIT stops it), until the batch is full. A
     row moves only if its state and ``modified_on`` are still what the selection saw, so a
-    concurrent touch wins. A batch writes its history rows soonest due first (a sweep of several
-    batches, cell after cell). Each row it returns starts with the number of rows selected and the
-    cell, ``modified_on`` and id of the furthest one (where the next batch starts); then with
-    ``details`` the moved rows as they were, with their due instant and cell, as one JSON array of
-    arrays in one row (one value to decode, not 14 a row: through ctypes a full batch's 140,000
-    values cost ~240 ms); without, the count of one (channel, to, reason) a row (250k rows cost the
-    client ~1 s at 1M). A batch that moved nothing returns one row, its moved part NULL.
+    concurrent touch wins. The update finds each row by its tuple id (``ctid``), where the
+    selection read it, rather than through the primary key (at 1M ~90 ms of a 10k batch's
+    350 ms); a row changed meanwhile has a new tuple id, and the change wins as it does through
+    the backstop. A batch writes its history rows soonest due first (a sweep of several batches,
+    cell after cell).
+
+    Each row it returns starts with the number of rows selected and the cell, ``modified_on`` and
+    id of the furthest one (where the next batch starts); then with ``details`` the moved rows as
+    they were, with their due instant and cell, as one JSON array of arrays in one row (one value
+    to decode, not 14 a row: through ctypes a full batch's 140,000 values cost ~240 ms); without,
+    the count of one (channel, to, reason) a row (250k rows cost the client ~1 s at 1M). A batch
+    that moved nothing returns one row, its moved part NULL.
     """
     p = Params("%s")  # placeholders are positional: they are made in the order the text uses them
     branches = []
@@ -777,10 +782,10 @@ def _batch_query(
         if number == start.cell and start.after is not None:
             where += f" AND (c.modified_on, c.id) > ({p(start.after[0])}::timestamptz, {p(start.after[1])}::text)"
         branches.append(
-            f"(SELECT c.id, c.state AS from_state, c.modified_on AS stamp, c.modified_on + {span}::interval AS due, "
-            f"{target}::text AS to_state, {reason}::text AS reason, {rule}::text AS rule, "
-            f"{threshold}::integer AS threshold, {number} AS cell FROM ocac_conversations c WHERE {where} "
-            f"ORDER BY c.modified_on, c.id LIMIT {p(size)})"
+            f"(SELECT c.id, c.ctid AS tid, c.state AS from_state, c.modified_on AS stamp, "
+            f"c.modified_on + {span}::interval AS due, {target}::text AS to_state, {reason}::text AS reason, "
+            f"{rule}::text AS rule, {threshold}::integer AS threshold, {number} AS cell "
+            f"FROM ocac_conversations c WHERE {where} ORDER BY c.modified_on, c.id LIMIT {p(size)})"
         )
     union = "\n    UNION ALL ".join(branches)
     limit, now = p(size), p(audit.at)
@@ -788,7 +793,7 @@ def _batch_query(
     SELECT * FROM ({union}) AS cells LIMIT {limit}
 ), moved AS (
     UPDATE ocac_conversations c SET state = b.to_state, modified_on = {now}
-    FROM due b WHERE c.id = b.id AND c.state = b.from_state AND c.modified_on = b.stamp
+    FROM due b WHERE c.ctid = b.tid AND c.state = b.from_state AND c.modified_on = b.stamp
     RETURNING c.id, c.channel, b.from_state, b.stamp, c.workstream, c.record_id, c.created_on, c.network,
               b.to_state, b.reason, b.rule, b.threshold, b.due, b.cell
 ), recorded AS (
