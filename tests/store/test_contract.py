@@ -451,5 +451,5 @@ def test_info_names_the_backend_and_counts(store: Store, backend: str) -> None:
     info = store.info()
     name = backend.removesuffix("-psycopg")
     assert (info.backend, info.conversations, info.by_state[State.OPEN]) == (name, len(FLOOR), 3)
-    assert info.schema_version == {"sqlite": 4, "postgresql": 2}.get(name, 1)
+    assert info.schema_version == {"sqlite": 4, "postgresql": 3}.get(name, 1)
     assert info.size_bytes is not None and info.size_bytes > 0

@@ -373,16 +373,20 @@ def test_a_version_1_store_is_migrated_forward_on_the_next_write(cli: Any, url: 
         db.execute(
             "CREATE INDEX ocac_conversations_record ON ocac_conversations (record_id) WHERE record_id IS NOT NULL"
         )
-        db.execute("DELETE FROM ocac_migrations WHERE version = 2")
+        db.execute("CREATE INDEX ocac_conversations_cell ON ocac_conversations (channel, state)")
+        db.execute("DELETE FROM ocac_migrations WHERE version > 1")
     status = cli("--store", url, "status", "--json", "--now", T)
     assert status.exit_code == 0, status.stderr  # a reader reads version 1 as it is
     swept = cli("--store", url, "sweep", "run", "--now", T, "--json")
     assert swept.exit_code == 0, swept.stderr
     assert json.loads(swept.stdout)["moved"] == 3
     with psycopg.connect(url, autocommit=True) as db:
-        assert [row[0] for row in db.execute("SELECT version FROM ocac_migrations ORDER BY version")] == [1, 2]
-        gone = db.execute("SELECT to_regclass('ocac_sweep_moves'), to_regclass('ocac_conversations_record')")
-        assert gone.fetchone() == (None, None)
+        assert [row[0] for row in db.execute("SELECT version FROM ocac_migrations ORDER BY version")] == [1, 2, 3]
+        gone = db.execute(
+            "SELECT to_regclass('ocac_sweep_moves'), to_regclass('ocac_conversations_record'), "
+            "to_regclass('ocac_conversations_cell')"
+        )
+        assert gone.fetchone() == (None, None, None)
         assert db.execute("SELECT to_regclass('ocac_conversations_open_case') IS NOT NULL").fetchone() == (True,)
 
 

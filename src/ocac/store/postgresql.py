@@ -93,8 +93,8 @@ class _Db(Protocol):
     def close(self) -> None: ...
 
 
-SCHEMA_VERSION = 2
-MIGRATIONS = {1: "migration-1", 2: "migration-2"}
+SCHEMA_VERSION = 3
+MIGRATIONS = {1: "migration-1", 2: "migration-2", 3: "migration-3"}
 BATCH = 10_000
 """Rows a sweep moves per transaction."""
 SCHEMA_LOCK = 0x6F636163_00000001

@@ -78,6 +78,12 @@ DROP INDEX ocac_conversations_record;
 CREATE INDEX ocac_conversations_open_case ON ocac_conversations (record_id)
     WHERE channel = 'case' AND state IN ('open', 'active');
 
+-- name: migration-3
+-- Every move added an entry to the (channel, state) index, whose few keys hold hundreds of
+-- thousands of rows each: ~1.2 s of a ~10 s mass sweep at 1M. Counting a store's states reads
+-- the table instead (status at 1M: ~0.1 s more).
+DROP INDEX ocac_conversations_cell;
+
 -- name: create-migrations
 CREATE TABLE IF NOT EXISTS ocac_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
 
@@ -209,7 +215,6 @@ ALTER TABLE ocac_history ENABLE TRIGGER USER;
 DROP INDEX ocac_conversations_due;
 DROP INDEX ocac_conversations_workstream;
 DROP INDEX ocac_conversations_open_case;
-DROP INDEX ocac_conversations_cell;
 
 -- name: create-secondary-indexes
 CREATE INDEX ocac_conversations_due ON ocac_conversations (channel, state, modified_on, id) WHERE state <> 'closed';
@@ -217,7 +222,6 @@ CREATE INDEX ocac_conversations_workstream ON ocac_conversations (workstream, st
     WHERE state <> 'closed';
 CREATE INDEX ocac_conversations_open_case ON ocac_conversations (record_id)
     WHERE channel = 'case' AND state IN ('open', 'active');
-CREATE INDEX ocac_conversations_cell ON ocac_conversations (channel, state);
 
 -- name: copy-conversations
 COPY ocac_conversations (id, channel, state, modified_on, workstream, record_id, created_on, network, extra)
