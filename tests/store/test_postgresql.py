@@ -280,6 +280,28 @@ def test_a_due_listing_leaves_out_of_each_cell_what_the_cell_fixes() -> None:
     assert pg._listing_query(cells, Selection(states=frozenset({State.CLOSED})), 50) is None
 
 
+def test_a_listing_takes_ties_by_code_point_whatever_the_databases_collation(
+    postgresql_server: PostgreSQLServer,
+) -> None:
+    """`order_due` (and the file stores, and SQLite) order ids by code point; en-US puts a-2 before B-1."""
+    name = f"icu_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgresql_server.url(), autocommit=True) as admin:
+        try:
+            admin.execute(
+                f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C' "
+                "LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+            )
+        except psycopg.Error as error:
+            pytest.skip(f"this server has no ICU collations: {error}")
+    stamp = NOW - timedelta(hours=1)
+    ids = ["b", "a-2", "B-1", "A"]
+    items = [Incoming(Conversation(i, Channel.CHAT, State.OPEN, stamp)) for i in ids]
+    with closing(open_store(postgresql_server.url(name), 5)) as store:
+        store.fill(Dump(items, [], [], None, len(items)), replace=False, progress=lambda n: None)
+        listed = store.due(Policy(), NOW, selection=Selection(states=NOT_CLOSED), limit=2)
+    assert [t.id for t in listed] == sorted(ids)[:2] == ["A", "B-1"]
+
+
 def test_a_sweep_batch_reads_each_cell_by_its_index_in_order(url: str) -> None:
     load(url, 3000)
     policy = Policy(workstreams={"W": Workstream("W", Channel.SMS, 60, 3000)})

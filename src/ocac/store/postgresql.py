@@ -702,9 +702,12 @@ def _due_query(cell: Cutoff, selection: Selection | None, limit: int | None, p: 
     chosen = selection_condition(selection, p)
     tail = "" if limit is None else f" LIMIT {p(limit)}"
     due = f"c.modified_on + {int(cell.threshold_minutes)} * interval '1 minute' AS due"
+    # Ties of modified_on (a sweep stamps every row it moves alike) go by code point, as `order_due`
+    # takes them, whatever the database's collation: the index gives modified_on's order, and an
+    # incremental sort orders each group of equal stamps.
     return (
         f"{_SELECT}, {due}, {number} FROM ocac_conversations c WHERE {where} AND {chosen} "
-        f"ORDER BY c.modified_on, c.id{tail}"
+        f'ORDER BY c.modified_on, c.id COLLATE "C"{tail}'
     )
 
 
@@ -761,9 +764,10 @@ def _batch_query(
     row moves only if its state and ``modified_on`` are still what the selection saw, so a
     concurrent touch wins. The update finds each row by its tuple id (``ctid``), where the
     selection read it, rather than through the primary key (at 1M ~90 ms of a 10k batch's
-    350 ms); a row changed meanwhile has a new tuple id, and the change wins as it does through
-    the backstop. A batch writes its history rows soonest due first (a sweep of several batches,
-    cell after cell).
+    350 ms). The backstop on state and ``modified_on`` is what protects a concurrent change:
+    PostgreSQL (up to 17 at least) follows a row updated meanwhile to its new version and
+    rechecks the other conditions, not the tuple id. A batch writes its history rows soonest due
+    first (a sweep of several batches, cell after cell).
 
     Each row it returns starts with the number of rows selected and the cell, ``modified_on`` and
     id of the furthest one (where the next batch starts); then with ``details`` the moved rows as
@@ -793,7 +797,7 @@ def _batch_query(
     SELECT * FROM ({union}) AS cells LIMIT {limit}
 ), moved AS (
     UPDATE ocac_conversations c SET state = b.to_state, modified_on = {now}
-    FROM due b WHERE c.ctid = b.tid AND c.state = b.from_state AND c.modified_on = b.stamp
+    FROM due b WHERE c.ctid = b.tid AND c.state = b.from_state AND c.modified_on = b.stamp  -- the backstop
     RETURNING c.id, c.channel, b.from_state, b.stamp, c.workstream, c.record_id, c.created_on, c.network,
               b.to_state, b.reason, b.rule, b.threshold, b.due, b.cell
 ), recorded AS (

@@ -82,7 +82,7 @@ CREATE INDEX ocac_conversations_open_case ON ocac_conversations (record_id)
 -- Every move added an entry to the (channel, state) index, whose few keys hold hundreds of
 -- thousands of rows each: ~1.2 s of a ~10 s mass sweep at 1M. Counting a store's states reads
 -- the table instead (status at 1M: ~0.1 s more).
-DROP INDEX ocac_conversations_cell;
+DROP INDEX IF EXISTS ocac_conversations_cell;
 
 -- name: create-migrations
 CREATE TABLE IF NOT EXISTS ocac_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
