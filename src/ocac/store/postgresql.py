@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import logging
 import os
 import sys
 from collections import Counter
@@ -71,10 +70,6 @@ from ocac.store.sql import (
 
 if TYPE_CHECKING:
     import psycopg
-
-# psycopg logs what it ignores while cleaning up after a dropped connection; ocac reports the
-# error itself, in one line, so psycopg's warnings must not reach stderr (Python's last resort).
-logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 
 class _Rows(Protocol):
@@ -612,12 +607,17 @@ _HISTORY_COLUMNS = (
 
 def _psycopg(location: str) -> Any:
     """psycopg, imported now (it costs 100-160 ms), or a StoreError saying how to install it."""
+    import logging
+
     try:
         import psycopg
     except ImportError:
         raise StoreError(
             f"store {location}: this needs psycopg, which is not installed: pip install 'ocac[postgresql]'"
         ) from None
+    # psycopg logs what it ignores while cleaning up after a dropped connection; ocac reports the
+    # error itself, in one line, so psycopg's warnings must not reach stderr (Python's last resort).
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
     return psycopg
 
 
