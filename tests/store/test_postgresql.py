@@ -5,6 +5,9 @@ clock, index range scans, and tables beside other applications'."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -453,6 +456,34 @@ def test_a_writer_waits_lock_timeout_for_a_locked_row_then_exits_3(cli: Any, url
         assert "is locked by another writer; gave up after" in result.stderr
     touched = cli("--store", url, "conversations", "touch", "c00000", "--now", T)
     assert touched.exit_code == 0, touched.stderr
+
+
+@pytest.mark.usefixtures("driver")
+def test_ctrl_c_stops_a_lock_wait_on_the_server_too(url: str) -> None:
+    """An admin's Ctrl-C ends the command at once, and the server stops waiting for the row."""
+    load(url, 1)
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ocac' AND wait_event_type = 'Lock'"
+    with psycopg.connect(url, autocommit=True) as other, psycopg.connect(url, autocommit=True) as watch:
+        with other.transaction():
+            other.execute("SELECT 1 FROM ocac_conversations WHERE id = 'c00000' FOR UPDATE")  # an agent's change
+            command = ["--store", url, "--lock-timeout", "300", "conversations", "touch", "c00000", "--now", T]
+            process = subprocess.Popen([sys.executable, "-m", "ocac", *command], stderr=subprocess.PIPE, text=True)
+            try:
+                until(lambda: watch.execute(waiting).fetchone() == (1,), "the touch waits for the row")
+                process.send_signal(signal.SIGINT)
+                _, stderr = process.communicate(timeout=30)  # not the 300 s of --lock-timeout
+            finally:
+                process.kill()
+                process.communicate()
+            assert process.returncode != 0 and "Traceback" not in stderr, stderr
+            until(lambda: watch.execute(waiting).fetchone() == (0,), "the server stops waiting")
+
+
+def until(condition: Any, what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(0.02)
 
 
 @pytest.mark.usefixtures("driver")

@@ -18,6 +18,7 @@ import ctypes
 import functools
 import itertools
 import re
+import select
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -90,8 +91,15 @@ def _declare(lib: ctypes.CDLL) -> None:
         "PQerrorMessage": (s, [p]),
         "PQsetNoticeProcessor": (p, [p, _NOTICES, p]),
         "PQfinish": (None, [p]),
-        "PQexec": (p, [p, s]),
-        "PQexecParams": (p, [p, s, i, p, ctypes.POINTER(s), p, p, i]),
+        "PQsendQuery": (i, [p, s]),
+        "PQsendQueryParams": (i, [p, s, i, p, ctypes.POINTER(s), p, p, i]),
+        "PQgetResult": (p, [p]),
+        "PQisBusy": (i, [p]),
+        "PQconsumeInput": (i, [p]),
+        "PQsocket": (i, [p]),
+        "PQgetCancel": (p, [p]),
+        "PQcancel": (i, [p, s, i]),
+        "PQfreeCancel": (None, [p]),
         "PQresultStatus": (i, [p]),
         "PQresultErrorMessage": (s, [p]),
         "PQresultErrorField": (s, [p, i]),
@@ -168,18 +176,53 @@ class Connection:
             raise Error("the connection is closed", lost=True)
         if "\x00" in query:
             raise Error("a statement cannot contain NUL (0x00) characters", "22021")
-        lib = self._lib
+        lib, conn = self._lib, self._conn
         if params is None:
-            result = lib.PQexec(self._conn, query.encode())
+            sent = lib.PQsendQuery(conn, query.encode())
         else:
             values = [_param(value) for value in params]
-            result = lib.PQexecParams(
-                self._conn, _numbered(query).encode(), len(values), None, _strings(values), None, None, 0
+            sent = lib.PQsendQueryParams(
+                conn, _numbered(query).encode(), len(values), None, _strings(values), None, None, 0
             )
+        try:
+            result = self._wait() if sent else None
+        except KeyboardInterrupt:  # Ctrl-C: the server stops the statement (a lock wait, say) too
+            self._cancel()
+            raise
         try:
             return self._result(result)
         finally:
             lib.PQclear(result)
+
+    def _wait(self) -> int | None:
+        """The statement's result (of several, the last; an error ends them), waiting on the socket
+        so that a signal (Ctrl-C) is handled while the server works, as it would not be in PQexec."""
+        lib, conn = self._lib, self._conn
+        kept: int | None = None
+        while True:
+            while lib.PQisBusy(conn):
+                socket = lib.PQsocket(conn)
+                if socket < 0:
+                    break
+                select.select([socket], [], [])
+                if not lib.PQconsumeInput(conn):
+                    break  # the connection broke: PQgetResult says how, or gives nothing
+            result = lib.PQgetResult(conn)
+            if not result:
+                return kept
+            lib.PQclear(kept)
+            kept = result
+            if lib.PQresultStatus(result) in _COPY_STATES:
+                return kept  # never asked for: refused by `_result`
+
+    def _cancel(self) -> None:
+        """Ask the server to stop the running statement, then close the connection."""
+        lib = self._lib
+        cancel = lib.PQgetCancel(self._conn)
+        if cancel:
+            lib.PQcancel(cancel, ctypes.create_string_buffer(256), 256)
+            lib.PQfreeCancel(cancel)
+        self.close()
 
     def _result(self, result: int | None) -> Result:
         lib = self._lib
