@@ -467,7 +467,7 @@ def test_ctrl_c_stops_a_lock_wait_on_the_server_too(url: str) -> None:
         with other.transaction():
             other.execute("SELECT 1 FROM ocac_conversations WHERE id = 'c00000' FOR UPDATE")  # an agent's change
             command = ["--store", url, "--lock-timeout", "300", "conversations", "touch", "c00000", "--now", T]
-            process = subprocess.Popen([sys.executable, "-m", "ocac", *command], stderr=subprocess.PIPE, text=True)
+            process = subprocess.Popen([sys.executable, "-c", INTERACTIVE, *command], stderr=subprocess.PIPE, text=True)
             try:
                 until(lambda: watch.execute(waiting).fetchone() == (1,), "the touch waits for the row")
                 process.send_signal(signal.SIGINT)
@@ -477,6 +477,15 @@ def test_ctrl_c_stops_a_lock_wait_on_the_server_too(url: str) -> None:
                 process.communicate()
             assert process.returncode != 0 and "Traceback" not in stderr, stderr
             until(lambda: watch.execute(waiting).fetchone() == (0,), "the server stops waiting")
+
+
+INTERACTIVE = """import runpy, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+sys.argv = ["ocac", *sys.argv[1:]]
+runpy.run_module("ocac", run_name="__main__")
+"""
+"""ocac as from a terminal: a shell starts a background job (a test runner, say) with SIGINT
+ignored, which its children inherit; Python then never turns SIGINT into KeyboardInterrupt."""
 
 
 def until(condition: Any, what: str, seconds: float = 30) -> None:
