@@ -311,10 +311,6 @@ def _param(value: Any) -> str | None:
     raise Error(f"a parameter of type {type(value).__name__} is not spoken here: use psycopg")
 
 
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 _json = msgspec.json.Decoder()
 
 _DECODERS: dict[int, Callable[[str], Any]] = {
@@ -331,7 +327,7 @@ _DECODERS: dict[int, Callable[[str], Any]] = {
     701: float,
     705: str,  # unknown (an untyped literal)
     1043: str,  # varchar
-    1184: _instant,  # timestamptz (the session's time zone is UTC; ISO dates)
+    1184: datetime.fromisoformat,  # timestamptz (the session's time zone is UTC; ISO dates)
     1700: Decimal,  # numeric
     2205: str,  # regclass
     2278: str,  # void (what pg_advisory_xact_lock returns)

@@ -56,6 +56,7 @@ from ocac.store.base import (
 from ocac.store.sql import (
     Params,
     cell_condition,
+    cells_taken,
     conversation_of,
     decoded_extra,
     extra_fields,
@@ -65,7 +66,6 @@ from ocac.store.sql import (
     queries,
     record_of,
     selection_condition,
-    within_cell,
 )
 
 if TYPE_CHECKING:
@@ -99,6 +99,8 @@ SWEEP_LOCK = 0x6F636163
 RECORD_LOCK = 0x6F636164
 """The first key of a linked record's lock; the second hashes the schema and the record."""
 CONNECT_TIMEOUT = 10
+_CONNECT_OPTIONS = {"connect_timeout": str(CONNECT_TIMEOUT), "application_name": "ocac"}
+"""libpq's keywords for every connection, through either connector."""
 LOCK_TIMEOUT_STATES = ("55P03", "57014")
 """lock_not_available, query_canceled (lock_timeout and statement_timeout)."""
 UNREACHABLE_CLASSES = ("08", "27", "28", "2F", "38", "39", "3B", "40", "53", "54", "55", "57", "58", "F", "H")
@@ -156,7 +158,7 @@ class PostgresStore:
             lib = _libpq()
             if lib is None:
                 return self._open_psycopg()
-            connection = libpq.Connection(lib, self.url, **self._options())
+            connection = libpq.Connection(lib, self.url, **_CONNECT_OPTIONS)
             self._set_up(connection)
         return connection
 
@@ -171,12 +173,9 @@ class PostgresStore:
         """A new psycopg connection, as `_open` sets it up."""
         driver = _psycopg(self.location)
         with self._guard():
-            connection: psycopg.Connection[Any] = driver.connect(self.url, autocommit=True, **self._options())
+            connection: psycopg.Connection[Any] = driver.connect(self.url, autocommit=True, **_CONNECT_OPTIONS)
             self._set_up(connection)
         return connection
-
-    def _options(self) -> dict[str, Any]:
-        return {"connect_timeout": str(CONNECT_TIMEOUT), "application_name": "ocac"}
 
     def _bulk_connection(self) -> psycopg.Connection[Any]:
         """The psycopg connection of what moves many rows at once (COPY, imports)."""
@@ -307,15 +306,9 @@ class PostgresStore:
         return order_due(transitions, limit)
 
     def count_due(self, policy: Policy, at: datetime, *, selection: Selection | None = None) -> dict[Channel, int]:
-        cells = cutoffs(policy, at)
-        if not cells:
-            return {}
         p = Params("%s")
         branches = []
-        for cell in cells:
-            chosen = within_cell(cell, selection)
-            if chosen is None:
-                continue
+        for _, cell, chosen in cells_taken(cutoffs(policy, at), selection):
             due = cell_condition(cell, p, _same, "modified_on", DELETED_RECORD)
             where = f"{due} AND {selection_condition(chosen, p)}"
             branches.append(f"SELECT c.channel, count(*) FROM ocac_conversations c WHERE {where} GROUP BY c.channel")
@@ -680,11 +673,9 @@ def _listing_query(
 ) -> tuple[str, list[Any]] | None:
     """The due conversations of every cell the selection takes, in one statement (None: no cell)."""
     p = Params("%s")
-    branches = []
-    for number, cell in enumerate(cells):
-        chosen = within_cell(cell, selection)
-        if chosen is not None:
-            branches.append(f"({_due_query(cell, chosen, limit, p, number)})")
+    branches = [
+        f"({_due_query(cell, chosen, limit, p, number)})" for number, cell, chosen in cells_taken(cells, selection)
+    ]
     if not branches:
         return None
     query = " UNION ALL ".join(branches)

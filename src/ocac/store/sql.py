@@ -9,7 +9,7 @@ passed as a parameter.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,14 @@ def within_cell(cell: Cutoff, selection: Selection | None) -> Selection | None:
             return None
         channels = frozenset()
     return Selection(channels, frozenset(), selection.workstreams)
+
+
+def cells_taken(cells: Iterable[Cutoff], selection: Selection | None) -> Iterator[tuple[int, Cutoff, Selection]]:
+    """Each cell a listing's selection takes, with its number and what of the selection it must still test."""
+    for number, cell in enumerate(cells):
+        chosen = within_cell(cell, selection)
+        if chosen is not None:
+            yield number, cell, chosen
 
 
 def selection_condition(selection: Selection | None, p: Params) -> str:

@@ -47,6 +47,7 @@ from ocac.store.base import (
 from ocac.store.sql import (
     Params,
     cell_condition,
+    cells_taken,
     conversation_of,
     decoded_extra,
     extra_fields,
@@ -58,7 +59,6 @@ from ocac.store.sql import (
     record_of,
     selection_condition,
     to_micros,
-    within_cell,
 )
 
 SCHEMA_VERSION = 4
@@ -280,10 +280,7 @@ class SqliteStore:
         transitions: list[Transition] = []
         with self._snapshot():
             version = self._read_version()
-            for cell in cutoffs(policy, at):
-                chosen = within_cell(cell, selection)
-                if chosen is None:
-                    continue
+            for _, cell, chosen in cells_taken(cutoffs(policy, at), selection):
                 sql, values = _due_query(cell, chosen, limit, version)
                 transitions.extend(cell.transition(_conversation(row), at) for row in self._rows(sql, values))
         return order_due(transitions, limit)
@@ -292,10 +289,7 @@ class SqliteStore:
         counts: dict[Channel, int] = {}
         with self._snapshot():
             version = self._read_version()
-            for cell in cutoffs(policy, at):
-                chosen = within_cell(cell, selection)
-                if chosen is None:
-                    continue
+            for _, cell, chosen in cells_taken(cutoffs(policy, at), selection):
                 p = Params("?")
                 where = f"{cell_condition(cell, p, to_micros, 'modified_us')} AND {selection_condition(chosen, p)}"
                 sql = f"SELECT c.channel, count(*) FROM {_source(cell, version)} WHERE {where} GROUP BY c.channel"
